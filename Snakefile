@@ -1,0 +1,24 @@
+# allrepro — Snakemake entry point. Thin on purpose: parameters in params.yaml, rules in workflow/rules/.
+#   snakemake --cores 8 --resources gpu=1                      # the experiment and profile named in params.yaml
+#   snakemake --cores 8 --config profile=paper experiment=patel
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+
+configfile: "params.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/acquire.smk"
+include: "workflow/rules/segment.smk"
+include: "workflow/rules/split.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        [layout.report_html(e) for e in EXPERIMENTS],
+    default_target: True

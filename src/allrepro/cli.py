@@ -1,0 +1,116 @@
+"""`allrepro <stage>`: one subcommand per pipeline stage, each a thin wrapper over an importable function.
+
+Every subcommand validates params.yaml (with any --set overrides) before doing any work.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from allrepro import params as P
+
+
+def _common(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a parameter, e.g. --set profile=paper (YAML value); repeatable")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="allrepro", description=__doc__.splitlines()[0])
+    subs = ap.add_subparsers(dest="command", required=True)
+    specs = {
+        "validate": "check params.yaml against the schema and exit",
+        "acquire": "fetch the dataset (kaggle:, https://, file:) and write data/raw/manifest.csv",
+        "segment": "HSV segmentation of every image",
+        "split": "stratified split and oversampling of one experiment",
+        "cache": "decode and resize one split part into a uint8 array",
+        "train": "train one model of one experiment",
+        "evaluate": "predict the test part and write metrics",
+        "report": "render one experiment's HTML report (papermill)",
+        "models": "list the models in params.yaml with their parameter counts",
+        "dvc-yaml": "write dvc.yaml from the stage table (or --check it is up to date)",
+    }
+    for name, help_ in specs.items():
+        sub = subs.add_parser(name, help=help_, description=help_)
+        _common(sub)
+        if name in ("split", "cache", "train", "evaluate", "report"):
+            sub.add_argument("--experiment", required=True)
+        if name in ("train", "evaluate"):
+            sub.add_argument("--model", required=True)
+        if name == "cache":
+            sub.add_argument("--size", type=int, required=True)
+            sub.add_argument("--part", choices=["train", "val", "test"], required=True)
+        if name == "segment":
+            sub.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+        if name == "dvc-yaml":
+            sub.add_argument("--check", action="store_true", help="exit 1 if dvc.yaml differs")
+            sub.add_argument("--out", default="dvc.yaml")
+    return ap
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = P.load(args.params, args.overrides)
+    cmd = args.command
+    if cmd in ("split", "cache", "train", "evaluate", "report") and args.experiment not in cfg["experiments"]:
+        raise P.ParamsError(f"--experiment {args.experiment!r}: not in params key 'experiments'")
+    if getattr(args, "model", None) and args.model not in cfg["models"]:
+        raise P.ParamsError(f"--model {args.model!r}: not in params key 'models'")
+    if cmd == "validate":
+        print(f"{args.params}: valid (profile {cfg['profile']}, experiment {cfg['experiment']})")
+    elif cmd == "acquire":
+        from allrepro.acquire import acquire
+        acquire(cfg, P.data_source(cfg))
+    elif cmd == "segment":
+        from allrepro.segment import segment
+        segment(cfg, workers=args.workers or int(os.environ.get("ALLREPRO_WORKERS", 0)) or None)
+    elif cmd == "split":
+        from allrepro.split import split
+        split(cfg, args.experiment)
+    elif cmd == "cache":
+        from allrepro import layout
+        from allrepro.cache import build_cache
+        build_cache(layout.split_csv(args.experiment, args.part),
+                    layout.cache_npy(args.experiment, args.size, args.part), args.size,
+                    cfg["cache"].get("interpolation", "area"))
+    elif cmd == "train":
+        from allrepro.train import train
+        train(cfg, args.experiment, args.model)
+    elif cmd == "evaluate":
+        from allrepro.evaluate import evaluate
+        evaluate(cfg, args.experiment, args.model)
+    elif cmd == "report":
+        from allrepro.report import render_report
+        render_report(cfg, args.experiment, args.params, args.overrides)
+    elif cmd == "models":
+        from allrepro.models.summary import print_models
+        print_models(cfg)
+    elif cmd == "dvc-yaml":
+        from allrepro.dvcyaml import render
+        text, out = render(cfg), Path(args.out)
+        if args.check:
+            if not out.is_file() or out.read_text() != text:
+                print(f"{out} is out of date: run `allrepro dvc-yaml`", file=sys.stderr)
+                return 1
+            print(f"{out} is up to date")
+        else:
+            out.write_text(text)
+            print(f"wrote {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from allrepro.acquire import AcquireError
+
+    try:
+        return run(args)
+    except (P.ParamsError, AcquireError) as exc:
+        print(f"allrepro {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

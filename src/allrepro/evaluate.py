@@ -1,0 +1,76 @@
+"""evaluate: predict the test part, write predictions.csv, metrics.json and the confusion matrix."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from allrepro import layout
+from allrepro.fileio import atomic_path, write_csv, write_json
+from allrepro.metrics import classification_metrics
+
+
+def predictions_frame(manifest: pd.DataFrame, proba: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    out = pd.DataFrame({"path": manifest["path"], "true": manifest["class"],
+                        "pred": [classes[i] for i in proba.argmax(axis=1)]})
+    for i, c in enumerate(classes):
+        out[f"p_{c}"] = np.round(proba[:, i].astype(np.float64), 6)
+    return out
+
+
+def confusion_table(cm: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    """Counts and row percentages (recall per true class), long form for `dvc plots` and the report."""
+    rows = []
+    for i, t in enumerate(classes):
+        total = cm[i].sum()
+        for j, p in enumerate(classes):
+            rows.append({"true": t, "pred": p, "count": int(cm[i, j]),
+                         "row_pct": round(100.0 * cm[i, j] / total, 2) if total else 0.0})
+    return pd.DataFrame(rows)
+
+
+def plot_confusion(cm: np.ndarray, classes: list[str], title: str, path: str | Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pct = 100 * cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(4.8, 4.2), dpi=110)
+    ax.imshow(pct, cmap="Blues", vmin=0, vmax=100)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, f"{cm[i, j]}\n{pct[i, j]:.1f}%", ha="center", va="center", fontsize=8,
+                    color="white" if pct[i, j] > 60 else "black")
+    ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes,
+           xlabel="predicted", ylabel="true", title=title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
+    plt.close(fig)
+
+
+def evaluate(cfg: dict, exp: str, model_name: str) -> dict:
+    import keras
+
+    from allrepro.models import layers  # noqa: F401  (registers the custom layer for loading)
+    from allrepro.train import load_part
+
+    info = json.loads(Path(layout.model_file(exp, model_name, "labels.json")).read_text())
+    classes = info["classes"]
+    x, y = load_part(exp, "test", info["input_size"])
+    model = keras.saving.load_model(layout.model_file(exp, model_name, "model.keras"))
+    proba = np.asarray(model.predict(x, batch_size=64, verbose=0), dtype=np.float64)
+    metrics = classification_metrics(y, proba, classes, cfg["evaluate"].get("average", ["macro", "weighted"]))
+    metrics.update({"experiment": exp, "model": model_name, "split": "test"})
+
+    manifest = pd.read_csv(layout.split_csv(exp, "test"))
+    write_csv(predictions_frame(manifest, proba, classes), layout.eval_file(exp, model_name, "predictions.csv"))
+    cm = np.array(metrics["confusion_matrix"])
+    write_csv(confusion_table(cm, classes), layout.eval_file(exp, model_name, "confusion.csv"))
+    plot_confusion(cm, classes, f"{exp} / {model_name}", layout.eval_file(exp, model_name, "confusion.png"))
+    write_json(metrics, layout.eval_file(exp, model_name, "metrics.json"))
+    print(f"evaluate {exp}/{model_name}: accuracy {metrics['accuracy']:.4f}, MCC {metrics['mcc']:.4f} "
+          f"on {metrics['n']} test images")
+    return metrics

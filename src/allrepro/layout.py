@@ -1,0 +1,47 @@
+"""Where every stage reads and writes. The Snakemake rules, the dvc.yaml generator and the stage
+commands all take their paths from here, so the two entry points cannot disagree about a file."""
+from __future__ import annotations
+
+RAW_DIR = "data/raw/dataset"
+RAW_MANIFEST = "data/raw/manifest.csv"
+SEG_DIR = "data/interim/segmented"
+SEG_MANIFEST = "data/interim/segmented.csv"
+PARTS = ("train", "val", "test")
+
+
+def parts(cfg: dict, exp: str) -> list[str]:
+    """The split parts an experiment has (patel has no validation part)."""
+    ratios = cfg["experiments"][exp]["split"]["ratios"]
+    return [p for p in PARTS if p in ratios]
+
+
+def split_csv(exp: str, part: str) -> str:
+    return f"data/processed/{exp}/split/{part}.csv"
+
+
+def cache_npy(exp: str, size: int | str, part: str) -> str:
+    return f"data/processed/{exp}/cache/{size}/{part}.npy"
+
+
+def model_dir(exp: str, model: str) -> str:
+    return f"models/{exp}/{model}"
+
+
+MODEL_FILES = ("model.keras", "history.csv", "labels.json")
+EVAL_FILES = ("predictions.csv", "metrics.json", "confusion.csv", "confusion.png")
+
+
+def model_file(exp: str, model: str, name: str) -> str:
+    return f"{model_dir(exp, model)}/{name}"
+
+
+def eval_file(exp: str, model: str, name: str) -> str:
+    return f"reports/{exp}/{model}/{name}"
+
+
+def report_html(exp: str) -> str:
+    return f"reports/{exp}/report.html"
+
+
+def report_notebook(exp: str) -> str:
+    return f"reports/{exp}/report.ipynb"

@@ -1,0 +1,1 @@
+"""Model definitions: the backbone registry, classification heads and the hand-built networks."""

@@ -1,0 +1,132 @@
+"""Load, override and validate params.yaml.
+
+Both entry points go through here: Snakemake validates its config with `validate()` when the
+Snakefile is parsed, and every `allrepro <stage>` command calls `load()` before doing any work,
+so a bad key stops `snakemake` and `dvc repro` alike before a single job runs.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+DATA_SOURCE_ENV = "ALLREPRO_DATA_SOURCE"
+
+
+class ParamsError(ValueError):
+    """A params file that must not be run; the message names the file and the key."""
+
+
+def schema() -> dict:
+    text = resources.files("allrepro").joinpath("schemas/params.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def load(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> dict:
+    """Read a params file, apply `key.path=value` overrides, validate, return the dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: params file not found")
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
+    cfg = apply_overrides(cfg, overrides or [])
+    validate(cfg, origin=str(path))
+    return cfg
+
+
+def apply_overrides(cfg: dict, overrides: list[str]) -> dict:
+    """`a.b=1` sets cfg['a']['b'] = 1; the value is parsed as YAML (so `null`, `[1,2]` work)."""
+    cfg = copy.deepcopy(cfg)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ParamsError(f"override {item!r}: expected KEY=VALUE")
+        node = cfg
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ParamsError(f"override {item!r}: {part!r} is not a mapping")
+        node[leaf] = yaml.safe_load(value)
+    return cfg
+
+
+def validate(cfg: dict, origin: str = "params.yaml") -> None:
+    """Schema first (types, unknown keys), then the rules a schema cannot say."""
+    errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(cfg), key=lambda e: list(e.path))
+    if errors:
+        lines = [f"{origin}: key '{_key(e)}': {e.message}" for e in errors]
+        raise ParamsError("invalid parameters:\n  " + "\n  ".join(lines))
+    problems = list(_semantic_problems(cfg))
+    if problems:
+        raise ParamsError("invalid parameters:\n  " + "\n  ".join(f"{origin}: {p}" for p in problems))
+
+
+def _key(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    if error.validator == "additionalProperties":
+        # the offending key is only in the message; name it in the path too
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        path = ".".join(filter(None, [path, ",".join(extra)]))
+    return path or "<top>"
+
+
+def _semantic_problems(cfg: dict):
+    from allrepro.models.registry import BACKBONES
+
+    data = cfg["data"]
+    if set(data["expected_counts"]) != set(data["classes"]):
+        yield "key 'data.expected_counts': its classes must be exactly data.classes"
+    if data["source"].startswith("https://") and not data.get("sha256"):
+        yield "key 'data.sha256': required for an https:// source"
+    seg = cfg["segment"]
+    if any(lo > hi for lo, hi in zip(seg["hsv_lower"], seg["hsv_upper"])):
+        yield "key 'segment.hsv_lower': every bound must be <= segment.hsv_upper"
+    for name, model in cfg["models"].items():
+        if model["backbone"] not in BACKBONES:
+            yield (f"key 'models.{name}.backbone': unknown backbone {model['backbone']!r} "
+                   f"(known: {', '.join(sorted(BACKBONES))})")
+    if cfg["experiment"] not in cfg["experiments"]:
+        yield f"key 'experiment': unknown experiment {cfg['experiment']!r} (known: {', '.join(cfg['experiments'])})"
+    for name, exp in cfg["experiments"].items():
+        ratios = exp["split"]["ratios"]
+        if abs(sum(ratios.values()) - 1.0) > 1e-9:
+            yield f"key 'experiments.{name}.split.ratios': ratios sum to {sum(ratios.values()):g}, not 1"
+        for model in exp["models"]:
+            if model not in cfg["models"]:
+                yield f"key 'experiments.{name}.models': unknown model {model!r}"
+    for name, prof in cfg["profiles"].items():
+        for model in prof.get("models") or []:
+            if model not in cfg["models"]:
+                yield f"key 'profiles.{name}.models': unknown model {model!r}"
+
+
+# ---- resolved views used by the stages -------------------------------------------------------
+
+def data_source(cfg: dict) -> str:
+    return os.environ.get(DATA_SOURCE_ENV) or cfg["data"]["source"]
+
+
+def experiment(cfg: dict, name: str | None = None) -> dict:
+    return cfg["experiments"][name or cfg["experiment"]]
+
+
+def models_for(cfg: dict, name: str | None = None) -> list[str]:
+    """The models an experiment trains under the active profile."""
+    profile_models = cfg["profiles"][cfg["profile"]].get("models")
+    return list(profile_models) if profile_models else list(experiment(cfg, name)["models"])
+
+
+def model_spec(cfg: dict, name: str) -> dict:
+    """A model's block with the global training settings it inherits filled in."""
+    spec = copy.deepcopy(cfg["models"][name])
+    spec.setdefault("weights", cfg["profiles"][cfg["profile"]].get("weights"))
+    spec.setdefault("head", {})
+    spec.setdefault("augment", {})
+    return spec

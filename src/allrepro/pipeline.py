@@ -1,0 +1,124 @@
+"""The pipeline's stages as data: inputs, outputs, command and params of every job.
+
+The Snakemake rules (workflow/rules/*.smk) call these functions for their input:, output:, params:
+and shell:, and `allrepro dvc-yaml` renders the same jobs into dvc.yaml, so the two entry points run
+the same commands on the same files by construction; tests/test_dag_sync.py checks it against the
+DAG Snakemake really builds.
+"""
+from __future__ import annotations
+
+from allrepro import layout
+from allrepro.params import model_spec, models_for
+
+STAGES = ("acquire", "segment", "split", "cache", "train", "evaluate", "report")
+CODE = {  # source files whose change must rerun a stage (DVC `deps`, Snakemake inputs)
+    "acquire": ["src/allrepro/acquire.py", "src/allrepro/datasets/folders.py"],
+    "segment": ["src/allrepro/segment.py"],
+    "split": ["src/allrepro/split.py"],
+    "cache": ["src/allrepro/cache.py"],
+    "train": ["src/allrepro/train.py", "src/allrepro/models/build.py"],
+    "evaluate": ["src/allrepro/evaluate.py", "src/allrepro/metrics.py"],
+    "report": ["src/allrepro/report.py", "workflow/notebooks/report.ipynb"],
+}
+
+
+def param_keys(stage: str, exp: str = "", model: str = "", **_) -> list[str]:
+    """The params.yaml keys a stage reads: a change to one of them, and only those, reruns it."""
+    return {
+        "acquire": ["data"],
+        "segment": ["segment"],
+        "split": ["data.classes", f"experiments.{exp}.images", f"experiments.{exp}.split",
+                  f"experiments.{exp}.oversample"],
+        "cache": ["cache"],
+        "train": ["train", f"models.{model}", f"experiments.{exp}.class_weights", "profile", "profiles"],
+        "evaluate": ["evaluate"],
+        "report": ["report"],
+    }[stage]
+
+
+def param_values(cfg: dict, keys: list[str]) -> dict:
+    out = {}
+    for key in keys:
+        node = cfg
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        out[key] = node
+    return out
+
+
+def outputs(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}", part="{part}") -> dict:
+    if stage == "acquire":
+        return {"dataset": layout.RAW_DIR, "manifest": layout.RAW_MANIFEST}
+    if stage == "segment":
+        return {"images": layout.SEG_DIR, "manifest": layout.SEG_MANIFEST}
+    if stage == "split":
+        return {p: layout.split_csv(exp, p) for p in layout.PARTS}
+    if stage == "cache":
+        return {"array": layout.cache_npy(exp, size, part)}
+    if stage == "train":
+        return {f.split(".")[0]: layout.model_file(exp, model, f) for f in layout.MODEL_FILES}
+    if stage == "evaluate":
+        return {f.replace(".", "_"): layout.eval_file(exp, model, f) for f in layout.EVAL_FILES}
+    if stage == "report":
+        return {"notebook": layout.report_notebook(exp), "html": layout.report_html(exp)}
+    raise KeyError(stage)
+
+
+def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part="") -> dict:
+    deps = {f"code{i}": path for i, path in enumerate(CODE[stage])}
+    if stage == "segment":
+        deps.update(manifest=layout.RAW_MANIFEST, dataset=layout.RAW_DIR)
+    elif stage == "split":
+        deps.update(raw=layout.RAW_MANIFEST, segmented=layout.SEG_MANIFEST)
+    elif stage == "cache":
+        deps.update(manifest=layout.split_csv(exp, part))
+        if cfg["experiments"][exp]["images"] == "segmented":
+            deps.update(images=layout.SEG_DIR)
+        else:
+            deps.update(images=layout.RAW_DIR)
+    elif stage == "train":
+        size = model_spec(cfg, model)["input_size"]
+        for p in ("train", "val"):
+            deps.update({f"{p}_csv": layout.split_csv(exp, p), f"{p}_npy": layout.cache_npy(exp, size, p)})
+    elif stage == "evaluate":
+        size = model_spec(cfg, model)["input_size"]
+        deps.update(model=layout.model_file(exp, model, "model.keras"),
+                    labels=layout.model_file(exp, model, "labels.json"),
+                    test_csv=layout.split_csv(exp, "test"), test_npy=layout.cache_npy(exp, size, "test"))
+    elif stage == "report":
+        deps.update(seg=layout.SEG_MANIFEST, **{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS})
+        for m in models_for(cfg, exp):
+            deps.update({f"{m}_history": layout.model_file(exp, m, "history.csv"),
+                         f"{m}_labels": layout.model_file(exp, m, "labels.json"),
+                         f"{m}_metrics": layout.eval_file(exp, m, "metrics.json"),
+                         f"{m}_confusion": layout.eval_file(exp, m, "confusion.png")})
+    return deps
+
+
+def command(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}", part="{part}") -> str:
+    """The one command a job runs, identical under Snakemake and DVC (Snakemake adds --set overrides)."""
+    args = {"split": f" --experiment {exp}", "report": f" --experiment {exp}",
+            "cache": f" --experiment {exp} --size {size} --part {part}",
+            "train": f" --experiment {exp} --model {model}", "evaluate": f" --experiment {exp} --model {model}"}
+    return f"allrepro {stage} --params params.yaml" + args.get(stage, "")
+
+
+def jobs(cfg: dict, experiments: list[str] | None = None) -> list[dict]:
+    """Every job of the DAG for the chosen experiments, in run order, with concrete paths."""
+    experiments = experiments or [cfg["experiment"]]
+    out = [_job(cfg, "acquire", {}), _job(cfg, "segment", {})]
+    for exp in experiments:
+        models = models_for(cfg, exp)
+        sizes = sorted({model_spec(cfg, m)["input_size"] for m in models})
+        out.append(_job(cfg, "split", {"exp": exp}))
+        out += [_job(cfg, "cache", {"exp": exp, "size": s, "part": p}) for s in sizes for p in layout.PARTS]
+        out += [_job(cfg, st, {"exp": exp, "model": m}) for st in ("train", "evaluate") for m in models]
+        out.append(_job(cfg, "report", {"exp": exp}))
+    return out
+
+
+def _job(cfg: dict, stage: str, wc: dict) -> dict:
+    name = "_".join([stage, *(str(v) for v in wc.values())])
+    return {"name": name, "stage": stage, "wildcards": wc, "cmd": command(stage, **wc),
+            "deps": list(dict.fromkeys(inputs(cfg, stage, **wc).values())),
+            "outs": list(outputs(stage, **wc).values()), "params": param_keys(stage, **wc)}

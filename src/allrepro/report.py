@@ -1,0 +1,111 @@
+"""report: the tables and figures of an experiment's report, and the papermill run that renders it.
+
+The notebook (workflow/notebooks/report.ipynb) only calls the functions here, so everything it shows
+is testable without Jupyter.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from allrepro import layout
+from allrepro.fileio import atomic_path
+from allrepro.params import models_for
+
+TEMPLATE = "workflow/notebooks/report.ipynb"
+
+
+def dataset_table(cfg: dict) -> pd.DataFrame:
+    raw = pd.read_csv(layout.RAW_MANIFEST)
+    counts = raw["class"].value_counts().reindex(cfg["data"]["classes"], fill_value=0)
+    table = pd.DataFrame({"images": counts, "share %": (100 * counts / counts.sum()).round(1),
+                          "expected": pd.Series(cfg["data"]["expected_counts"])})
+    table.loc["total"] = [counts.sum(), 100.0, sum(cfg["data"]["expected_counts"].values())]
+    return table
+
+
+def split_table(cfg: dict, exp: str) -> pd.DataFrame:
+    """Rows per part and class; for an oversampled training part, unique images are shown too."""
+    classes, rows = cfg["data"]["classes"], {}
+    for part in layout.PARTS:
+        df = pd.read_csv(layout.split_csv(exp, part))
+        rows[part] = df["class"].value_counts().reindex(classes, fill_value=0)
+        if (df["copy"] > 0).any():
+            rows[f"{part} (unique images)"] = df[df["copy"] == 0]["class"].value_counts().reindex(classes, fill_value=0)
+    table = pd.DataFrame(rows).T
+    table.insert(0, "total", table.sum(axis=1))
+    return table
+
+
+def metrics_table(exp: str, models: list[str]) -> pd.DataFrame:
+    rows = {}
+    for m in models:
+        met = json.loads(Path(layout.eval_file(exp, m, "metrics.json")).read_text())
+        rows[m] = {"n test": met["n"], "accuracy": met["accuracy"], "MCC": met["mcc"],
+                   **{f"macro {k}": met["macro"][k] for k in ("precision", "recall", "specificity", "f1", "roc_auc")}}
+    return pd.DataFrame(rows).T.round(4)
+
+
+def per_class_table(exp: str, model: str) -> pd.DataFrame:
+    met = json.loads(Path(layout.eval_file(exp, model, "metrics.json")).read_text())
+    return pd.DataFrame(met["per_class"]).T.round(4)
+
+
+def training_info(exp: str, models: list[str]) -> pd.DataFrame:
+    rows = {m: json.loads(Path(layout.model_file(exp, m, "labels.json")).read_text()) for m in models}
+    keep = ["backbone", "input_size", "weights", "train_rows", "epochs", "params_total", "seconds"]
+    return pd.DataFrame(rows).T[keep]
+
+
+def plot_histories(exp: str, models: list[str]):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for m in models:
+        h = pd.read_csv(layout.model_file(exp, m, "history.csv"))
+        for ax, metric in zip(axes, ("accuracy", "loss")):
+            ax.plot(h["epoch"], h[metric], label=f"{m} train")
+            if f"val_{metric}" in h:
+                ax.plot(h["epoch"], h[f"val_{metric}"], "--", label=f"{m} validation")
+            ax.set(xlabel="epoch", ylabel=metric)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_segmentation_examples(cfg: dict, n: int):
+    """Original, mask and segmented image for the first n images of each class (deterministic pick)."""
+    import cv2
+    import matplotlib.pyplot as plt
+
+    seg = pd.read_csv(layout.SEG_MANIFEST)
+    picks = seg.groupby("class", sort=False).head(max(1, n // len(cfg["data"]["classes"]) or 1)).head(max(n, 1))
+    fig, axes = plt.subplots(len(picks), 3, figsize=(7, 2.4 * len(picks)), squeeze=False)
+    for row, (_, r) in zip(axes, picks.iterrows()):
+        for ax, path, title in zip(row, (r["source"], r["mask"], r["path"]), ("original", "HSV mask", "segmented")):
+            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            ax.imshow(image[..., ::-1])
+            ax.set_title(f"{r['class']}: {title}", fontsize=8)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def render_report(cfg: dict, exp: str, params_path: str, overrides: list[str]) -> None:
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    parameters = {"experiment": exp, "params_path": params_path, "overrides": list(overrides),
+                  "models": models_for(cfg, exp), "title": cfg["report"].get("title", "allrepro report"),
+                  "n_examples": cfg["report"].get("n_segmentation_examples", 4)}
+    with atomic_path(layout.report_notebook(exp)) as nb_tmp:
+        papermill.execute_notebook(TEMPLATE, str(nb_tmp), parameters=parameters, kernel_name="python3",
+                                   cwd=".", progress_bar=False)
+        exporter = HTMLExporter(exclude_input=True)
+        body, _ = exporter.from_notebook_node(nbformat.read(nb_tmp, as_version=4))
+        with atomic_path(layout.report_html(exp)) as html_tmp:
+            html_tmp.write_text(body)
+    print(f"report {exp}: {layout.report_html(exp)}")

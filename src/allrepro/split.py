@@ -1,0 +1,77 @@
+"""split: per-class stratified split into manifests, then random oversampling of the training rows.
+
+Counts per class: every held-out part gets rounding(n * ratio) images (ceil, round or floor, from
+params) and training gets the rest. With ceil this reproduces idrees Table 2 exactly; with round, the
+patel 65/35 split. Oversampling (imbalanced-learn's RandomOverSampler) repeats manifest rows of the
+training part only; no image is copied.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from imblearn.over_sampling import RandomOverSampler
+
+from allrepro import layout
+from allrepro.fileio import write_csv
+
+ROUNDING = {"ceil": math.ceil, "floor": math.floor, "round": lambda x: int(math.floor(x + 0.5))}
+COLUMNS = ["id", "path", "class", "label", "copy"]
+
+
+def part_sizes(n: int, ratios: dict[str, float], rounding: str) -> dict[str, int]:
+    """Images of one class per part; training takes what the held-out parts leave."""
+    held = {p: ROUNDING[rounding](n * r - 1e-9 if rounding == "ceil" else n * r)
+            for p, r in ratios.items() if p != "train"}
+    return {"train": n - sum(held.values()), **held}
+
+
+def assign_parts(table: pd.DataFrame, classes: list[str], ratios: dict, rounding: str, seed: int) -> pd.Series:
+    """A part name per row: each class is shuffled with its own seeded generator, then cut."""
+    part = pd.Series("", index=table.index, dtype=object)
+    for k, cls in enumerate(classes):
+        rows = table.index[table["class"] == cls].to_numpy()
+        rows = rows[np.random.default_rng([seed, k]).permutation(len(rows))]
+        start = 0
+        for name, size in part_sizes(len(rows), ratios, rounding).items():
+            part[rows[start:start + size]] = name
+            start += size
+    return part
+
+
+def oversample(train: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Random oversampling to the majority class count; `copy` counts the repeats of a row."""
+    sampler = RandomOverSampler(random_state=seed)
+    index, _ = sampler.fit_resample(np.arange(len(train)).reshape(-1, 1), train["class"].to_numpy())
+    out = train.iloc[index.ravel()].copy()
+    out["copy"] = out.groupby("id").cumcount()
+    return out.sort_values(["label", "id", "copy"], kind="stable").reset_index(drop=True)
+
+
+def split(cfg: dict, exp: str, raw_manifest: str = layout.RAW_MANIFEST,
+          seg_manifest: str = layout.SEG_MANIFEST) -> dict[str, pd.DataFrame]:
+    spec = cfg["experiments"][exp]
+    classes = cfg["data"]["classes"]
+    raw = pd.read_csv(raw_manifest).sort_values("path", kind="stable").reset_index(drop=True)
+    table = pd.DataFrame({"id": raw["path"], "class": raw["class"]})
+    table["label"] = table["class"].map({c: i for i, c in enumerate(classes)})
+    if spec["images"] == "segmented":
+        seg = pd.read_csv(seg_manifest).set_index("source")
+        table["path"] = seg.loc[raw["path"], "path"].to_numpy()
+    else:
+        table["path"] = raw["path"]
+    table["copy"] = 0
+    table["part"] = assign_parts(table, classes, spec["split"]["ratios"], spec["split"]["rounding"],
+                                 spec["split"]["seed"])
+    out = {}
+    for part in layout.parts(cfg, exp):
+        rows = table[table["part"] == part][COLUMNS].sort_values(["label", "id"], kind="stable")
+        if part == "train" and spec.get("oversample"):
+            rows = oversample(rows.reset_index(drop=True), spec["split"]["seed"])
+        out[part] = rows.reset_index(drop=True)
+        write_csv(out[part], layout.split_csv(exp, part))
+    summary = ", ".join(f"{p} {len(df)} = {'/'.join(str(n) for n in df['class'].value_counts()[classes])}"
+                        for p, df in out.items())
+    print(f"split {exp}: {summary} ({'/'.join(classes)})")
+    return out

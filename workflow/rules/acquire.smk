@@ -1,0 +1,14 @@
+rule acquire:
+    input:
+        unpack(stage_inputs("acquire")),
+    output:
+        dataset=directory(pipeline.outputs("acquire")["dataset"]),
+        manifest=pipeline.outputs("acquire")["manifest"],
+    params:
+        p=stage_params("acquire"),
+    log:
+        "logs/acquire.log",
+    conda:
+        ENV
+    shell:
+        stage_shell("acquire")

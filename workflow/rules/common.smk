@@ -1,0 +1,60 @@
+# Shared set-up for every rule: validate params before any job, forward --config overrides to the
+# stage commands, and expose the stage table (src/allrepro/pipeline.py) that dvc.yaml is made from.
+import shlex
+import json
+
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from allrepro import layout, pipeline
+from allrepro.params import ParamsError, validate as validate_params
+
+validate(config, "../schemas/params.schema.yaml")
+try:
+    validate_params(config, origin="params.yaml (with --config)")
+except ParamsError as exc:
+    raise WorkflowError(str(exc))
+
+ENV = "../../envs/allrepro.yaml"
+EXPERIMENTS = [config["experiment"]]
+
+
+def _flatten(node, prefix=""):
+    if isinstance(node, dict) and node:
+        for key, value in node.items():
+            yield from _flatten(value, f"{prefix}{key}.")
+    else:
+        yield prefix[:-1], node
+
+
+def _overrides():
+    """--set KEY=VALUE for every value --config/--configfile changed, so the stage commands see them."""
+    with open("params.yaml") as fh:
+        base = dict(_flatten(yaml.safe_load(fh)))
+    changed = [(k, v) for k, v in _flatten(config) if k not in base or base[k] != v]
+    args = " ".join(f"--set {shlex.quote(k + '=' + json.dumps(v))}" for k, v in changed)
+    return args.replace("{", "{{").replace("}", "}}")  # literal braces in a Snakemake shell string
+
+
+OVERRIDES = _overrides()
+
+
+def stage_params(stage):
+    """The params a stage reads, as Snakemake params: a change to them (only) reruns the job."""
+    return lambda w: json.dumps(pipeline.param_values(config, pipeline.param_keys(stage, **dict(w.items()))), sort_keys=True)
+
+
+def stage_inputs(stage):
+    return lambda w: pipeline.inputs(config, stage, **dict(w.items()))
+
+
+def stage_shell(stage, **wildcards):
+    return pipeline.command(stage, **wildcards) + " " + OVERRIDES + " > {log} 2>&1"
+
+
+wildcard_constraints:
+    exp="[A-Za-z0-9_-]+",
+    model="[A-Za-z0-9_-]+",
+    size=r"\d+",
+    part="train|val|test",

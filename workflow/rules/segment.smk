@@ -1,0 +1,15 @@
+rule segment:
+    input:
+        unpack(stage_inputs("segment")),
+    output:
+        images=directory(pipeline.outputs("segment")["images"]),
+        manifest=pipeline.outputs("segment")["manifest"],
+    params:
+        p=stage_params("segment"),
+    threads: workflow.cores
+    log:
+        "logs/segment.log",
+    conda:
+        ENV
+    shell:
+        "ALLREPRO_WORKERS={threads} " + stage_shell("segment")
