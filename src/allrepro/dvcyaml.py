@@ -21,7 +21,7 @@ def render(cfg: dict, experiments: list[str] | None = None) -> str:
             if path.endswith("metrics.json"):
                 metrics.append({path: {"cache": False}})
             elif path.endswith("history.csv"):
-                plots.append({path: {"x": "epoch", "y": ["accuracy", "loss"], "cache": False}})
+                plots.append({path: {"x": "epoch", "cache": False}})
             elif path.endswith("confusion.csv"):
                 plots.append({path: {"template": "confusion", "x": "pred", "y": "true", "cache": False}})
             else:

@@ -25,10 +25,18 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[
     weights = support / max(support.sum(), 1)
     for avg in averages:
         w = np.full(len(classes), 1 / len(classes)) if avg == "macro" else weights
-        out[avg] = {k: float(np.dot(w, [per_class[c][k] if per_class[c][k] is not None else np.nan
-                                        for c in classes]))
+        out[avg] = {k: _weighted([per_class[c][k] for c in classes], w)
                     for k in ("precision", "recall", "specificity", "f1", "roc_auc")}
     return out
+
+
+def _weighted(values: list, weights: np.ndarray) -> float | None:
+    """Weighted mean over the classes where the metric is defined (JSON has no NaN)."""
+    defined = np.array([v is not None for v in values])
+    if not defined.any() or weights[defined].sum() == 0:
+        return None
+    v = np.array([x for x in values if x is not None], dtype=float)
+    return float(np.dot(weights[defined], v) / weights[defined].sum())
 
 
 def _one_vs_rest_auc(y_true, proba, labels) -> list[float | None]:

@@ -7,6 +7,7 @@ so a bad key stops `snakemake` and `dvc repro` alike before a single job runs.
 from __future__ import annotations
 
 import copy
+import json
 import os
 from importlib import resources
 from pathlib import Path
@@ -15,6 +16,7 @@ import jsonschema
 import yaml
 
 DATA_SOURCE_ENV = "ALLREPRO_DATA_SOURCE"
+OVERRIDES_ENV = "ALLREPRO_SET"  # JSON list of KEY=VALUE, set by the Snakefile from --config/--configfile
 
 
 class ParamsError(ValueError):
@@ -35,7 +37,8 @@ def load(path: str | Path = "params.yaml", overrides: list[str] | None = None) -
         cfg = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
-    cfg = apply_overrides(cfg, overrides or [])
+    env = json.loads(os.environ.get(OVERRIDES_ENV) or "[]")
+    cfg = apply_overrides(cfg, [*env, *(overrides or [])])
     validate(cfg, origin=str(path))
     return cfg
 

@@ -35,8 +35,11 @@ def set_trainable(backbone: keras.Model, trainable) -> None:
             layer.trainable = False
 
 
-def optimizer(phase: dict) -> keras.optimizers.Optimizer:
-    kwargs = {"learning_rate": phase["learning_rate"]}
+def optimizer(phase: dict, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    lr = phase["learning_rate"]
+    if phase.get("lr_schedule") == "cosine":  # decays to 0 over the phase: the last epochs settle
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=phase["epochs"] * steps_per_epoch)
+    kwargs = {"learning_rate": lr}
     if phase["optimizer"] == "sgd":
         kwargs["momentum"] = phase.get("momentum", 0.0)
     return OPTIMIZERS[phase["optimizer"]](**kwargs)
@@ -69,7 +72,8 @@ def train(cfg: dict, exp: str, model_name: str) -> dict:
     history, epoch, started = [], 0, time.time()
     for number, phase in enumerate(spec["phases"], start=1):
         set_trainable(backbone, phase.get("trainable", "all"))
-        model.compile(optimizer=optimizer(phase), loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+        steps = -(-len(y_train) // spec["batch_size"])
+        model.compile(optimizer=optimizer(phase, steps), loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                       jit_compile=setup["jit_compile"])
         fit = model.fit(x_train, y_train, batch_size=spec["batch_size"], epochs=epoch + phase["epochs"],
                         initial_epoch=epoch, validation_data=val, class_weight=class_weight, shuffle=True,

@@ -1,14 +1,14 @@
 # Shared set-up for every rule: validate params before any job, forward --config overrides to the
 # stage commands, and expose the stage table (src/allrepro/pipeline.py) that dvc.yaml is made from.
-import shlex
 import json
+import os
 
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from allrepro import layout, pipeline
-from allrepro.params import ParamsError, validate as validate_params
+from allrepro.params import OVERRIDES_ENV, ParamsError, validate as validate_params
 
 validate(config, "../schemas/params.schema.yaml")
 try:
@@ -29,15 +29,15 @@ def _flatten(node, prefix=""):
 
 
 def _overrides():
-    """--set KEY=VALUE for every value --config/--configfile changed, so the stage commands see them."""
+    """KEY=VALUE for every value --config/--configfile changed, so the stage commands see them too."""
     with open("params.yaml") as fh:
         base = dict(_flatten(yaml.safe_load(fh)))
-    changed = [(k, v) for k, v in _flatten(config) if k not in base or base[k] != v]
-    args = " ".join(f"--set {shlex.quote(k + '=' + json.dumps(v))}" for k, v in changed)
-    return args.replace("{", "{{").replace("}", "}}")  # literal braces in a Snakemake shell string
+    return [f"{k}={json.dumps(v)}" for k, v in _flatten(config) if k not in base or base[k] != v]
 
 
-OVERRIDES = _overrides()
+# Passed in the environment, not on the command line: the shell command stays the one in dvc.yaml, and
+# Snakemake's per-rule params (below) decide what reruns, not a changed command line.
+os.environ[OVERRIDES_ENV] = json.dumps(_overrides())
 
 
 def stage_params(stage):
@@ -50,7 +50,7 @@ def stage_inputs(stage):
 
 
 def stage_shell(stage, **wildcards):
-    return pipeline.command(stage, **wildcards) + " " + OVERRIDES + " > {log} 2>&1"
+    return pipeline.command(stage, **wildcards) + " > {log} 2>&1"
 
 
 wildcard_constraints:

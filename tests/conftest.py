@@ -1,0 +1,120 @@
+"""Shared fixtures: generated images and datasets, a tiny copy of the project, the real dataset when present."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_ZIP = ROOT.parent / "shared" / "datasets" / "mehradaria-leukemia" / "archive.zip"
+REAL_SHA256 = "38525f917295ffd297cedcd6698c380cfbb1bd419b4cbf785b38910a7b63a57a"
+CLASSES = ["Benign", "Early", "Pre", "Pro"]
+BIN = Path(sys.executable).parent
+os.environ["PATH"] = f"{BIN}:{os.environ['PATH']}"  # the venv's allrepro, snakemake and dvc, however pytest was started
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def cell_image(label: int, index: int, size: int = 48) -> np.ndarray:
+    """A synthetic smear field (BGR): pink background, violet nuclei whose size and count depend on the class."""
+    rng = np.random.default_rng([label, index])
+    image = np.empty((size, size, 3), np.uint8)
+    image[:] = (200, 180, 235)  # pale pink (BGR)
+    image = np.clip(image.astype(int) + rng.integers(-12, 12, image.shape), 0, 255).astype(np.uint8)
+    radius = max(3, size // (9 - label))
+    for _ in range(1 + label % 2):
+        centre = tuple(int(c) for c in rng.integers(radius, size - radius, 2))
+        cv2.circle(image, centre, radius, (160, 50, 90), -1)  # violet: OpenCV hue 131
+    return image
+
+
+def write_dataset(root: Path, n_per_class: int = 10, size: int = 48, subset: str = "Original",
+                  classes=CLASSES, ext: str = ".jpg") -> Path:
+    for label, cls in enumerate(classes):
+        folder = root / subset / cls
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(n_per_class):
+            cv2.imwrite(str(folder / f"{cls}-{i:03d}{ext}"), cell_image(label, i, size))
+    return root
+
+
+def zip_folder(folder: Path, out: Path) -> Path:
+    with zipfile.ZipFile(out, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+    return out
+
+
+def tiny_params(n_per_class: int = 10, size: int = 32, epochs: int = 1) -> dict:
+    cfg = yaml.safe_load((ROOT / "params.yaml").read_text())
+    cfg["data"]["expected_counts"] = {c: n_per_class for c in CLASSES}
+    cfg["models"]["quick_cnn"]["input_size"] = size
+    cfg["models"]["quick_cnn"]["batch_size"] = 8
+    cfg["models"]["quick_cnn"]["phases"][0]["epochs"] = epochs
+    cfg["report"]["n_segmentation_examples"] = 2
+    return cfg
+
+
+@pytest.fixture
+def tiny_zip(tmp_path) -> Path:
+    return zip_folder(write_dataset(tmp_path / "tiny"), tmp_path / "tiny.zip")
+
+
+def make_project(dest: Path, cfg: dict, data_zip: Path) -> Path:
+    """A copy of the project's pipeline definition (not its data) with its own params, git and DVC."""
+    dest.mkdir(parents=True)
+    for name in ("Snakefile", "workflow", "src", "envs"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    (dest / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    env = project_env(data_zip)
+    run(["allrepro", "dvc-yaml"], dest, env)
+    run(["git", "init", "-q"], dest, env)
+    run(["dvc", "init", "-q"], dest, env)
+    run(["dvc", "config", "core.analytics", "false"], dest, env)
+    return dest
+
+
+def project_env(data_zip: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALLREPRO_")}
+    env.update(PATH=f"{BIN}:{env['PATH']}", ALLREPRO_DATA_SOURCE=f"file:{data_zip}", DVC_NO_ANALYTICS="1",
+               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t",
+               TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
+    return env
+
+
+def run(cmd: list[str], cwd: Path, env: dict | None = None, check: bool = True, timeout: int = 900):
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def real_zip() -> Path:
+    """The real dataset from ../shared; skipped (with the reason) only outside CI when it is absent."""
+    if not REAL_ZIP.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"{REAL_ZIP} is missing in CI")
+        pytest.skip(f"real dataset not present at {REAL_ZIP}")
+    return REAL_ZIP
+
+
+@pytest.fixture(scope="session")
+def real_project(tmp_path_factory, real_zip) -> Path:
+    """acquire + segment on the real dataset once per session, in a scratch project folder."""
+    cfg = yaml.safe_load((ROOT / "params.yaml").read_text())
+    project = tmp_path_factory.mktemp("real")
+    (project / "params.yaml").write_text(yaml.safe_dump(cfg))
+    env = project_env(real_zip)
+    run(["allrepro", "acquire"], project, env)
+    run(["allrepro", "segment"], project, env)
+    return project

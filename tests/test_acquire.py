@@ -1,0 +1,144 @@
+"""acquire: every source kind, and every failure with a message naming the cause, leaving nothing behind."""
+from __future__ import annotations
+
+import copy
+import os
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from allrepro.acquire import AcquireError, acquire
+from allrepro.fileio import sha256_file
+from conftest import CLASSES, ROOT, write_dataset, zip_folder
+
+BASE = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def cfg_for(n: int = 4) -> dict:
+    cfg = copy.deepcopy(BASE)
+    cfg["data"]["expected_counts"] = {c: n for c in CLASSES}
+    return cfg
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def assert_nothing_left(project: Path):
+    raw = project / "data" / "raw"
+    left = sorted(p.name for p in raw.iterdir()) if raw.exists() else []
+    assert left == [], f"left behind: {left}"
+
+
+def test_zip_source_writes_manifest(project):
+    archive = zip_folder(write_dataset(project / "src", 4), project / "d.zip")
+    acquire(cfg_for(), f"file:{archive}")
+    manifest = pd.read_csv(project / "data/raw/manifest.csv")
+    assert list(manifest.columns) == ["path", "class", "sha256", "width", "height"]
+    assert manifest["class"].value_counts().to_dict() == {c: 4 for c in CLASSES}
+    first = manifest.iloc[0]
+    assert sha256_file(project / first["path"]) == first["sha256"] and first["width"] == 48
+
+
+def test_folder_source(project):
+    acquire(cfg_for(), f"file:{write_dataset(project / 'src', 4)}")
+    assert len(pd.read_csv(project / "data/raw/manifest.csv")) == 16
+
+
+def test_checksum_mismatch(project):
+    archive = zip_folder(write_dataset(project / "src", 4), project / "d.zip")
+    cfg = cfg_for()
+    cfg["data"]["sha256"] = "0" * 64
+    with pytest.raises(AcquireError, match="sha256 mismatch"):
+        acquire(cfg, f"file:{archive}")
+    assert_nothing_left(project)
+
+
+def test_missing_class_folder(project):
+    src = write_dataset(project / "src", 4)
+    for f in (src / "Original" / "Pre").iterdir():
+        f.unlink()
+    (src / "Original" / "Pre").rmdir()
+    with pytest.raises(AcquireError, match="missing class folder.*Original/Pre"):
+        acquire(cfg_for(), f"file:{zip_folder(src, project / 'd.zip')}")
+    assert_nothing_left(project)
+
+
+def test_wrong_count(project):
+    archive = zip_folder(write_dataset(project / "src", 3), project / "d.zip")
+    with pytest.raises(AcquireError, match="Original/Benign: 3 images, expected 4"):
+        acquire(cfg_for(), f"file:{archive}")
+    assert_nothing_left(project)
+
+
+def test_unreadable_image_is_named(project):
+    src = write_dataset(project / "src", 4)
+    (src / "Original" / "Early" / "Early-002.jpg").write_bytes(b"not a jpeg at all")
+    with pytest.raises(AcquireError, match="Early-002.jpg: unreadable image"):
+        acquire(cfg_for(), f"file:{zip_folder(src, project / 'd.zip')}")
+    assert_nothing_left(project)
+
+
+def test_not_a_zip_and_missing_path(project):
+    (project / "d.zip").write_bytes(b"PK garbage")
+    with pytest.raises(AcquireError, match="not a valid zip"):
+        acquire(cfg_for(), f"file:{project / 'd.zip'}")
+    with pytest.raises(AcquireError, match="does not exist"):
+        acquire(cfg_for(), f"file:{project / 'nope.zip'}")
+    assert_nothing_left(project)
+
+
+def test_kaggle_without_credentials(project, monkeypatch):
+    for var in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(project))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(project / ".config"))
+    with pytest.raises(AcquireError, match="no Kaggle credentials"):
+        acquire(cfg_for(), "kaggle:mehradaria/leukemia")
+    assert_nothing_left(project)
+
+
+def test_kaggle_without_network(project, monkeypatch):
+    monkeypatch.setenv("HOME", str(project))
+    monkeypatch.setenv("KAGGLE_USERNAME", "someone")
+    monkeypatch.setenv("KAGGLE_KEY", "0" * 32)
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(project / "kh-cache"))
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")  # a closed local port: fails at once, offline or not
+    monkeypatch.setenv("NO_PROXY", "")
+    with pytest.raises(AcquireError, match="kaggle:mehradaria/leukemia: download failed"):
+        acquire(cfg_for(), "kaggle:mehradaria/leukemia")
+    assert_nothing_left(project)
+
+
+def test_https_without_network(project):
+    cfg = cfg_for()
+    cfg["data"]["sha256"] = "0" * 64
+    with pytest.raises(AcquireError, match="download failed"):
+        acquire(cfg, "https://127.0.0.1:9/leukemia.zip")
+    assert_nothing_left(project)
+
+
+def test_cli_reads_source_from_environment(project):
+    archive = zip_folder(write_dataset(project / "src", 4), project / "d.zip")
+    (project / "params.yaml").write_text(yaml.safe_dump(cfg_for()))
+    from allrepro.cli import main
+    os.environ["ALLREPRO_DATA_SOURCE"] = f"file:{archive}"
+    try:
+        assert main(["acquire"]) == 0
+    finally:
+        del os.environ["ALLREPRO_DATA_SOURCE"]
+    assert (project / "data/raw/manifest.csv").is_file()
+
+
+@pytest.mark.realdata
+def test_real_dataset_layout(real_zip):
+    assert sha256_file(real_zip) == "38525f917295ffd297cedcd6698c380cfbb1bd419b4cbf785b38910a7b63a57a"
+    with zipfile.ZipFile(real_zip) as zf:
+        from allrepro.datasets.folders import count_members
+        assert count_members(zf.namelist(), "Original") == BASE["data"]["expected_counts"]

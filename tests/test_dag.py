@@ -1,0 +1,107 @@
+"""The whole DAG on a tiny generated dataset, run by the real Snakemake and the real DVC:
+complete runs, no-op reruns, a report-only change, and the two entry points kept in step."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, make_project, project_env, run, tiny_params, write_dataset, zip_folder
+
+pytestmark = pytest.mark.dag
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dag")
+    data = zip_folder(write_dataset(root / "src", 10), root / "tiny.zip")
+    return make_project(root / "project", tiny_params(), data), project_env(data)
+
+
+def snakemake_jobs(output: str) -> list[str]:
+    return re.findall(r"^(?:local)?rule (\w+):", output, flags=re.M)
+
+
+def dvc_stages(output: str) -> list[str]:
+    return re.findall(r"Running stage '([^']+)'", output)
+
+
+def set_report_title(project: Path, title: str) -> None:
+    cfg = yaml.safe_load((project / "params.yaml").read_text())
+    cfg["report"]["title"] = title
+    (project / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def test_dvc_yaml_is_up_to_date():
+    run(["allrepro", "dvc-yaml", "--check"], ROOT)
+
+
+def test_snakemake_runs_the_whole_dag(tiny):
+    project, env = tiny
+    out = run(["snakemake", "--cores", "2", "--resources", "gpu=1"], project, env)
+    jobs = snakemake_jobs(out.stdout + out.stderr)
+    assert sorted(set(jobs)) == ["acquire", "all", "cache", "evaluate", "report", "segment", "split", "train"]
+    assert "<html" in (project / "reports/idrees/report.html").read_text()[:2000].lower()
+
+
+def test_snakemake_rerun_does_nothing_quickly(tiny):
+    project, env = tiny
+    start = time.monotonic()
+    out = run(["snakemake", "--cores", "2", "--resources", "gpu=1"], project, env)
+    elapsed = time.monotonic() - start
+    assert "Nothing to be done" in out.stdout + out.stderr
+    assert elapsed < 10, f"no-op snakemake took {elapsed:.1f} s"
+
+
+def test_snakemake_report_param_reruns_only_the_report(tiny):
+    project, env = tiny
+    set_report_title(project, "changed by test (snakemake)")
+    out = run(["snakemake", "--cores", "2", "--resources", "gpu=1"], project, env)
+    assert sorted(set(snakemake_jobs(out.stdout + out.stderr))) == ["all", "report"]
+    assert "changed by test (snakemake)" in (project / "reports/idrees/report.html").read_text()
+
+
+def test_dag_matches_dvc_yaml(tiny):
+    """Every Snakemake job has a dvc.yaml stage with the same command, inputs and outputs, and vice versa."""
+    project, env = tiny
+    run(["allrepro", "dvc-yaml", "--check"], project, env)
+    summary = run(["snakemake", "--cores", "1", "--detailed-summary", "--nolock"], project, env).stdout
+    rows = list(csv.DictReader(io.StringIO(summary[summary.index("output_file"):]), delimiter="\t"))
+    snake = {}
+    for row in rows:
+        cmd = re.sub(r"^ALLREPRO_WORKERS=\d+ ", "", row["shellcmd"]).split(" > ")[0].strip()
+        job = snake.setdefault(cmd, {"rule": row["rule"], "outs": set(), "deps": set(row["input-file(s)"].split(","))})
+        job["outs"].add(row["output_file"])
+    stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
+    dvc = {}
+    for name, st in stages.items():
+        outs = set(st["outs"]) | {next(iter(m)) for m in st.get("metrics", []) + st.get("plots", [])}
+        dvc[st["cmd"]] = {"rule": name.split("_")[0], "outs": outs, "deps": set(st["deps"])}
+    assert snake.keys() == dvc.keys()
+    for cmd in snake:
+        assert snake[cmd] == dvc[cmd], cmd
+
+
+def test_dvc_repro_runs_noops_and_reruns_only_the_report(tiny):
+    project, env = tiny
+    first = run(["dvc", "repro"], project, env)
+    ran = dvc_stages(first.stdout)
+    assert {"acquire", "segment", "split_idrees", "train_idrees_quick_cnn", "report_idrees"} <= set(ran)
+    assert (project / "dvc.lock").is_file()
+
+    start = time.monotonic()
+    again = run(["dvc", "repro"], project, env)
+    elapsed = time.monotonic() - start
+    assert dvc_stages(again.stdout) == [] and elapsed < 10, (again.stdout, elapsed)
+
+    set_report_title(project, "changed by test (dvc)")
+    changed = run(["dvc", "repro"], project, env)
+    assert dvc_stages(changed.stdout) == ["report_idrees"]
+    assert "changed by test (dvc)" in (project / "reports/idrees/report.html").read_text()
+    metrics = run(["dvc", "metrics", "show", "--json"], project, env).stdout
+    assert "reports/idrees/quick_cnn/metrics.json" in metrics and "accuracy" in metrics
