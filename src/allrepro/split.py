@@ -65,13 +65,13 @@ def split(cfg: dict, exp: str, raw_manifest: str = layout.RAW_MANIFEST,
     table["part"] = assign_parts(table, classes, spec["split"]["ratios"], spec["split"]["rounding"],
                                  spec["split"]["seed"])
     out = {}
-    for part in layout.parts(cfg, exp):
+    for part in layout.PARTS:
         rows = table[table["part"] == part][COLUMNS].sort_values(["label", "id"], kind="stable")
         if part == "train" and spec.get("oversample"):
             rows = oversample(rows.reset_index(drop=True), spec["split"]["seed"])
         out[part] = rows.reset_index(drop=True)
         write_csv(out[part], layout.split_csv(exp, part))
-    summary = ", ".join(f"{p} {len(df)} = {'/'.join(str(n) for n in df['class'].value_counts()[classes])}"
+    summary = ", ".join(f"{p} {len(df)} = {'/'.join(str(n) for n in df['class'].value_counts().reindex(classes, fill_value=0))}"
                         for p, df in out.items())
     print(f"split {exp}: {summary} ({'/'.join(classes)})")
     return out

@@ -62,7 +62,8 @@ def train(cfg: dict, exp: str, model_name: str) -> dict:
     spec, classes = model_spec(cfg, model_name), cfg["data"]["classes"]
     size = spec["input_size"]
     x_train, y_train = load_part(exp, "train", size)
-    val = load_part(exp, "val", size) if "val" in layout.parts(cfg, exp) else None
+    val = load_part(exp, "val", size)
+    val = val if len(val[1]) else None  # an experiment without a validation part
     class_weight = None
     if experiment(cfg, exp).get("class_weights"):
         weights = compute_class_weight("balanced", classes=np.arange(len(classes)), y=y_train)

@@ -5,12 +5,12 @@ import os
 
 import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from allrepro import layout, pipeline
 from allrepro.params import OVERRIDES_ENV, ParamsError, validate as validate_params
 
-validate(config, "../schemas/params.schema.yaml")
+# The schema (workflow/schemas/params.schema.yaml) plus the checks a schema cannot express, with
+# errors that name the offending key; the same function every `allrepro` stage command calls.
 try:
     validate_params(config, origin="params.yaml (with --config)")
 except ParamsError as exc:
