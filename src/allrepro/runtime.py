@@ -40,3 +40,21 @@ def configure(train_cfg: dict) -> dict:
     mixed, jit = choose(train_cfg.get("mixed_precision")), choose(train_cfg.get("jit_compile"))
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
     return {"backend": backend(), "gpus": gpus, "mixed_precision": mixed, "jit_compile": jit, "seed": seed}
+
+
+def distribution(setup: dict):
+    """Data-parallel training over every visible GPU when there are several; a no-op context otherwise.
+
+    TensorFlow: MirroredStrategy (model building, compile and fit inside its scope).
+    JAX: keras.distribution.DataParallel, set globally for the process."""
+    import contextlib
+
+    if setup["gpus"] < 2:
+        return contextlib.nullcontext()
+    if setup["backend"] == "tensorflow":
+        import tensorflow as tf
+        return tf.distribute.MirroredStrategy().scope()
+    if setup["backend"] == "jax":
+        keras.distribution.set_distribution(keras.distribution.DataParallel(
+            devices=keras.distribution.list_devices("gpu")))
+    return contextlib.nullcontext()

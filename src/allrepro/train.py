@@ -1,7 +1,16 @@
-"""train: fit one model of one experiment on its cached arrays, phase by phase, as params say."""
+"""train: fit one model of one experiment on its cached arrays, phase by phase, as params say.
+
+Resumable: completed epochs are checkpointed (keras BackupAndRestore) and logged under
+models/<exp>/<model>/.work/; a job killed mid-run resumes from its last completed epoch when rerun.
+The declared outputs (model.keras, history.csv, labels.json) are written only once training is
+complete, each under a temporary name renamed into place.
+"""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -16,6 +25,7 @@ from allrepro.params import experiment, model_spec
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamax": keras.optimizers.Adamax,
               "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+KILL_ENV = "ALLREPRO_TEST_KILL_AT_EPOCH"  # tests only: SIGKILL this process after that epoch is saved
 
 
 def load_part(exp: str, part: str, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -28,11 +38,15 @@ def load_part(exp: str, part: str, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def set_trainable(backbone: keras.Model, trainable) -> None:
-    """'head': backbone frozen; 'all': everything trains; N: only the backbone's top N layers train."""
+    """'head': backbone frozen; 'all': everything trains; N: only the backbone's top N layers train.
+
+    Each layer is set explicitly: Keras does not propagate `trainable = True` to sublayers that were
+    frozen while the parent already was trainable."""
     backbone.trainable = trainable != "head"
-    if isinstance(trainable, int):
-        for layer in backbone.layers[:-trainable]:
-            layer.trainable = False
+    n = len(backbone.layers)
+    first = n if trainable == "head" else 0 if trainable == "all" else max(0, n - int(trainable))
+    for i, layer in enumerate(backbone.layers):
+        layer.trainable = i >= first
 
 
 def optimizer(phase: dict, steps_per_epoch: int) -> keras.optimizers.Optimizer:
@@ -43,6 +57,51 @@ def optimizer(phase: dict, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     if phase["optimizer"] == "sgd":
         kwargs["momentum"] = phase.get("momentum", 0.0)
     return OPTIMIZERS[phase["optimizer"]](**kwargs)
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Appends each finished epoch to a CSV at once, so a killed run keeps its history."""
+
+    def __init__(self, path: Path, phase: int):
+        super().__init__()
+        self.path, self.phase = path, phase
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch + 1, "phase": self.phase, **{k: float(v) for k, v in (logs or {}).items()}}
+        if "learning_rate" not in row:
+            row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        new = not self.path.exists()
+        with open(self.path, "a") as fh:
+            if new:
+                fh.write(json.dumps(list(row)) + "\n")
+            fh.write(json.dumps(list(row.values())) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+class KillAfter(keras.callbacks.Callback):
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def read_log(path: Path) -> pd.DataFrame:
+    """The epoch log, one row per epoch (an epoch rerun after a kill keeps its last record)."""
+    if not path.exists():
+        return pd.DataFrame()
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    frames = []
+    header = None
+    for line in lines:
+        if all(isinstance(v, str) for v in line):
+            header = line
+        else:
+            frames.append(dict(zip(header, line)))
+    return pd.DataFrame(frames).drop_duplicates("epoch", keep="last").reset_index(drop=True)
 
 
 def callbacks(phase: dict, has_val: bool) -> list[keras.callbacks.Callback]:
@@ -69,29 +128,49 @@ def train(cfg: dict, exp: str, model_name: str) -> dict:
         weights = compute_class_weight("balanced", classes=np.arange(len(classes)), y=y_train)
         class_weight = {i: float(w) for i, w in enumerate(weights)}
 
-    model, backbone = build_model(spec, len(classes))
-    history, epoch, started = [], 0, time.time()
-    for number, phase in enumerate(spec["phases"], start=1):
-        set_trainable(backbone, phase.get("trainable", "all"))
-        steps = -(-len(y_train) // spec["batch_size"])
-        model.compile(optimizer=optimizer(phase, steps), loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                      jit_compile=setup["jit_compile"])
-        fit = model.fit(x_train, y_train, batch_size=spec["batch_size"], epochs=epoch + phase["epochs"],
-                        initial_epoch=epoch, validation_data=val, class_weight=class_weight, shuffle=True,
-                        callbacks=callbacks(phase, val is not None), verbose=2)
-        for i, e in enumerate(fit.epoch):
-            history.append({"epoch": e + 1, "phase": number, **{k: float(v[i]) for k, v in fit.history.items()}})
-        epoch = history[-1]["epoch"]
-
     out = Path(layout.model_dir(exp, model_name))
+    work = out / ".work"
+    fingerprint = json.dumps({"spec": spec, "train": cfg["train"], "rows": len(y_train),
+                              "class_weight": class_weight, "backend": setup["backend"]}, sort_keys=True)
+    previous = work / "fingerprint.json"
+    if work.exists() and (not previous.exists() or previous.read_text() != fingerprint):
+        shutil.rmtree(work)  # left by a run with other params: nothing to resume
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "fingerprint.json").write_text(fingerprint)
+    log, started, epoch = work / "epochs.csv", time.time(), 0
+    kill_at = int(os.environ.get(KILL_ENV, 0))
+    with runtime.distribution(setup):
+        model, backbone = build_model(spec, len(classes))
+        for number, phase in enumerate(spec["phases"], start=1):
+            done = work / f"phase{number}.weights.h5"
+            set_trainable(backbone, phase.get("trainable", "all"))
+            steps = -(-len(y_train) // spec["batch_size"])
+            model.compile(optimizer=optimizer(phase, steps), loss="sparse_categorical_crossentropy",
+                          metrics=["accuracy"], jit_compile=setup["jit_compile"])
+            if done.exists():  # finished before an interruption: take its weights, skip its epochs
+                model.load_weights(done)
+                epoch = json.loads((work / f"phase{number}.json").read_text())["last_epoch"]
+                print(f"phase {number}: already complete (epoch {epoch}), resuming after it")
+                continue
+            extra = [KillAfter(kill_at)] if kill_at else []
+            model.fit(x_train, y_train, batch_size=spec["batch_size"], epochs=epoch + phase["epochs"],
+                      initial_epoch=epoch, validation_data=val, class_weight=class_weight, shuffle=True,
+                      callbacks=[EpochLog(log, number), keras.callbacks.BackupAndRestore(str(work / f"phase{number}")),
+                                 *callbacks(phase, val is not None), *extra], verbose=2)
+            epoch = int(read_log(log)["epoch"].max())
+            model.save_weights(done)
+            (work / f"phase{number}.json").write_text(json.dumps({"last_epoch": epoch}))
+
+    history = read_log(log)
     with atomic_path(out / "model.keras") as tmp:
         model.save(tmp)
-    write_csv(pd.DataFrame(history), out / "history.csv")
+    write_csv(history, out / "history.csv")
     info = {"classes": classes, "model": model_name, "backbone": spec["backbone"], "input_size": size,
             "weights": spec.get("weights"), "train_rows": int(len(y_train)), "epochs": epoch,
             "params_total": int(model.count_params()), "runtime": setup,
             "seconds": round(time.time() - started, 1)}
     write_json(info, out / "labels.json")
+    shutil.rmtree(work)
     print(f"train {exp}/{model_name}: {epoch} epochs in {info['seconds']} s on {setup['backend']} "
           f"({setup['gpus']} GPU) -> {out}")
     return info

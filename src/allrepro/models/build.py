@@ -5,6 +5,7 @@ import keras
 from keras import layers
 
 from allrepro.models.layers import Preprocess
+from allrepro.models.mseenet import inception_module
 from allrepro.models.registry import BACKBONES, build_backbone
 
 
@@ -36,13 +37,37 @@ def build_model(spec: dict, n_classes: int) -> tuple[keras.Model, keras.Model]:
     x = Preprocess(BACKBONES[spec["backbone"]].preprocess, name="preprocess")(x)
     backbone = build_backbone(spec["backbone"], (size, size, 3), spec.get("weights"))
     x = backbone(x)
-    head = spec.get("head", {})
-    pooling = head.get("pooling", "avg")
+    outputs = head(x, spec.get("head", {}), n_classes)
+    return keras.Model(inputs, outputs, name=spec["backbone"]), backbone
+
+
+def head(x, spec: dict, n_classes: int):
+    """[inception module] -> pooling -> [BN] -> dense layers (ReLU, L1/L2) -> [BN] -> [dropout] -> softmax.
+
+    idrees: avg pooling, dense [1024], BN after the dense layer, dropout 0.6-0.7.
+    pushpalatha: max pooling, BN before the dense layer (momentum 0.99, eps 0.001), dense [256] with L1/L2.
+    najjar (MSEENet): the Inception module first."""
+    if spec.get("inception"):
+        x = inception_module(x, spec["inception"])
+    pooling = spec.get("pooling", "avg")
     x = {"avg": layers.GlobalAveragePooling2D, "max": layers.GlobalMaxPooling2D,
          "flatten": layers.Flatten}[pooling](name=f"pool_{pooling}")(x)
-    for i, units in enumerate(head.get("dense", [])):
-        x = layers.Dense(units, activation="relu", name=f"head_dense{i + 1}")(x)
-    if head.get("dropout"):
-        x = layers.Dropout(head["dropout"], name="head_dropout")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", dtype="float32", name="predictions")(x)
-    return keras.Model(inputs, outputs, name=spec["backbone"]), backbone
+    bn = spec.get("batch_norm", "none")
+
+    def batch_norm(t, where):
+        return layers.BatchNormalization(momentum=spec.get("bn_momentum", 0.99), epsilon=spec.get("bn_epsilon", 1e-3),
+                                         name=f"head_bn_{where}")(t)
+
+    if bn == "before_dense":
+        x = batch_norm(x, "before")
+    regularizer = (keras.regularizers.L1L2(l1=spec.get("l1", 0.0), l2=spec.get("l2", 0.0))
+                   if spec.get("l1") or spec.get("l2") else None)
+    for i, units in enumerate(spec.get("dense", [])):
+        x = layers.Dense(units, activation="relu", kernel_regularizer=regularizer, name=f"head_dense{i + 1}")(x)
+        if spec.get("dropout") and i < len(spec["dense"]) - 1:
+            x = layers.Dropout(spec["dropout"], name=f"head_dropout{i + 1}")(x)
+    if bn == "after_dense":
+        x = batch_norm(x, "after")
+    if spec.get("dropout"):
+        x = layers.Dropout(spec["dropout"], name="head_dropout")(x)
+    return layers.Dense(n_classes, activation="softmax", dtype="float32", name="predictions")(x)

@@ -19,8 +19,9 @@ class Backbone:
 
 BACKBONES: dict[str, Backbone] = {
     "small_cnn": Backbone("allrepro.models.small_cnn:build", "scale01", keras_app=False),
+    "alexnet": Backbone("allrepro.models.alexnet:build", "scale01", keras_app=False),
     "efficientnetb3": Backbone("keras.applications:EfficientNetB3", "raw"),
-    "efficientnetv2b0": Backbone("keras.applications:EfficientNetV2B0", "raw"),
+    "efficientnetv2b0": Backbone("keras.applications:EfficientNetV2B0", "raw"),  # MSEENet's base
     "vgg16": Backbone("keras.applications:VGG16", "caffe"),
     "densenet121": Backbone("keras.applications:DenseNet121", "torch"),
     "densenet201": Backbone("keras.applications:DenseNet201", "torch"),
