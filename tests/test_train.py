@@ -75,3 +75,26 @@ def test_quick_model_trains_under_jax(prepared):
     info = json.loads((project / "models/idrees/quick_cnn/labels.json").read_text())
     assert info["runtime"]["backend"] == "jax"
     assert metrics["n"] == 8 and 0 <= metrics["accuracy"] <= 1
+
+
+def test_killed_training_resumes_from_its_last_epoch(prepared):
+    project, env = prepared
+    phases = ("models.quick_cnn.phases=[{epochs: 2, optimizer: adam, learning_rate: 0.001},"
+              " {epochs: 2, optimizer: adam, learning_rate: 0.0005}]")
+    cmd = ["allrepro", "train", "--experiment", "idrees", "--model", "quick_cnn", "--set", phases]
+    out = project / "models/idrees/quick_cnn"
+    for name in ("model.keras", "history.csv", "labels.json"):
+        (out / name).unlink(missing_ok=True)
+
+    killed = run(cmd, project, {**env, "ALLREPRO_TEST_KILL_AT_EPOCH": "3"}, check=False)
+    assert killed.returncode == -9, killed.stderr[-2000:]  # SIGKILL after epoch 3 of 4 was checkpointed
+    assert not any((out / n).exists() for n in ("model.keras", "history.csv", "labels.json"))
+    assert (out / ".work" / "phase1.weights.h5").is_file()
+
+    resumed = run(cmd, project, env)
+    log = resumed.stdout + resumed.stderr
+    assert "phase 1: already complete" in log
+    assert "Epoch 4/4" in log and "Epoch 3/4" not in log and "Epoch 1/" not in log
+    history = pd.read_csv(out / "history.csv")
+    assert history["epoch"].tolist() == [1, 2, 3, 4] and history["phase"].tolist() == [1, 1, 2, 2]
+    assert (out / "model.keras").is_file() and not (out / ".work").exists()
