@@ -45,6 +45,8 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("--part", choices=["train", "val", "test"], required=True)
         if name == "segment":
             sub.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+        if name == "models":
+            sub.add_argument("names", nargs="*", help="models to list (default: all in params.yaml)")
         if name == "dvc-yaml":
             sub.add_argument("--check", action="store_true", help="exit 1 if dvc.yaml differs")
             sub.add_argument("--out", default="dvc.yaml")
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         render_report(cfg, args.experiment, args.params, args.overrides)
     elif cmd == "models":
         from allrepro.models.summary import print_models
-        print_models(cfg)
+        print_models(cfg, args.names)
     elif cmd == "dvc-yaml":
         from allrepro.dvcyaml import render
         text, out = render(cfg), Path(args.out)

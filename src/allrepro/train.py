@@ -49,6 +49,10 @@ def set_trainable(backbone: keras.Model, trainable) -> None:
         layer.trainable = i >= first
 
 
+def count_trainable(model: keras.Model) -> int:
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
 def optimizer(phase: dict, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     lr = phase["learning_rate"]
     if phase.get("lr_schedule") == "cosine":  # decays to 0 over the phase: the last epochs settle
@@ -137,13 +141,14 @@ def train(cfg: dict, exp: str, model_name: str) -> dict:
         shutil.rmtree(work)  # left by a run with other params: nothing to resume
     work.mkdir(parents=True, exist_ok=True)
     (work / "fingerprint.json").write_text(fingerprint)
-    log, started, epoch = work / "epochs.csv", time.time(), 0
+    log, started, epoch, trainable = work / "epochs.csv", time.time(), 0, []
     kill_at = int(os.environ.get(KILL_ENV, 0))
     with runtime.distribution(setup):
         model, backbone = build_model(spec, len(classes))
         for number, phase in enumerate(spec["phases"], start=1):
             done = work / f"phase{number}.weights.h5"
             set_trainable(backbone, phase.get("trainable", "all"))
+            trainable.append(count_trainable(model))
             steps = -(-len(y_train) // spec["batch_size"])
             model.compile(optimizer=optimizer(phase, steps), loss="sparse_categorical_crossentropy",
                           metrics=["accuracy"], jit_compile=setup["jit_compile"])
@@ -167,7 +172,7 @@ def train(cfg: dict, exp: str, model_name: str) -> dict:
     write_csv(history, out / "history.csv")
     info = {"classes": classes, "model": model_name, "backbone": spec["backbone"], "input_size": size,
             "weights": spec.get("weights"), "train_rows": int(len(y_train)), "epochs": epoch,
-            "params_total": int(model.count_params()), "runtime": setup,
+            "params_total": int(model.count_params()), "params_trainable": trainable, "runtime": setup,
             "seconds": round(time.time() - started, 1)}
     write_json(info, out / "labels.json")
     shutil.rmtree(work)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from allrepro.models.layers import Preprocess
+from allrepro.models.layers import Preprocess, RandomAffine
 from allrepro.models.mseenet import inception_module
 from allrepro.models.registry import BACKBONES, build_backbone
 
@@ -14,14 +14,9 @@ def augmentation(spec: dict) -> list[keras.layers.Layer]:
     aug, out = spec or {}, []
     if aug.get("flip", "none") != "none":
         out.append(layers.RandomFlip(aug["flip"]))
-    if aug.get("rotation"):
-        out.append(layers.RandomRotation(aug["rotation"], fill_mode="nearest"))
-    if aug.get("shift"):
-        out.append(layers.RandomTranslation(aug["shift"], aug["shift"], fill_mode="nearest"))
-    if aug.get("shear"):
-        out.append(layers.RandomShear(aug["shear"], aug["shear"], fill_mode="nearest"))
-    if aug.get("zoom"):
-        out.append(layers.RandomZoom(aug["zoom"], fill_mode="nearest"))
+    geometric = {k: aug.get(k, 0.0) for k in ("rotation", "shift", "shear", "zoom")}
+    if any(geometric.values()):
+        out.append(RandomAffine(**geometric, fill_mode="nearest"))
     if aug.get("brightness"):
         out.append(layers.RandomBrightness(aug["brightness"], value_range=(0, 255)))
     return out

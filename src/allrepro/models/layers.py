@@ -41,3 +41,51 @@ class Preprocess(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="allrepro")
+class RandomAffine(keras.layers.Layer):
+    """Rotation, shift, shear and zoom as ONE affine warp per image (training only).
+
+    Keras' separate RandomRotation/Translation/Shear/Zoom layers resample the image four times; the
+    papers' ImageDataGenerator composes one matrix and resamples once. So do we: it is faster and it
+    blurs less. rotation: fraction of a full turn; shift, zoom: fractions of the size; shear: x-shear factor.
+    """
+
+    def __init__(self, rotation=0.0, shift=0.0, shear=0.0, zoom=0.0, fill_mode="nearest", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rotation, self.shift, self.shear, self.zoom = rotation, shift, shear, zoom
+        self.fill_mode, self.seed = fill_mode, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=None):
+        if not training:
+            return x
+        shape = ops.shape(x)
+        n, h, w = shape[0], ops.cast(shape[1], "float32"), ops.cast(shape[2], "float32")
+
+        def uniform(limit):
+            return keras.random.uniform((n,), -limit, limit, seed=self.seed_generator) if limit else ops.zeros((n,))
+
+        theta = uniform(self.rotation) * 2.0 * 3.141592653589793
+        shear, zx, zy = uniform(self.shear), 1.0 + uniform(self.zoom), 1.0 + uniform(self.zoom)
+        tx, ty = uniform(self.shift) * w, uniform(self.shift) * h
+        cos, sin = ops.cos(theta), ops.sin(theta)
+        # output pixel -> input pixel: p_in = c + R(theta) . Shear . Zoom . (p_out - c) + t
+        a00, a01 = cos * zx, (cos * shear - sin) * zy
+        a10, a11 = sin * zx, (sin * shear + cos) * zy
+        cx, cy = (w - 1.0) / 2.0, (h - 1.0) / 2.0
+        a02 = cx - a00 * cx - a01 * cy + tx
+        a12 = cy - a10 * cx - a11 * cy + ty
+        zeros = ops.zeros((n,))
+        transform = ops.stack([a00, a01, a02, a10, a11, a12, zeros, zeros], axis=1)
+        out = ops.image.affine_transform(ops.cast(x, "float32"), transform, interpolation="bilinear",
+                                         fill_mode=self.fill_mode)
+        return ops.cast(out, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rotation": self.rotation, "shift": self.shift, "shear": self.shear,
+                "zoom": self.zoom, "fill_mode": self.fill_mode, "seed": self.seed}
