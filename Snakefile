@@ -1,6 +1,6 @@
 # allrepro — Snakemake entry point. Thin on purpose: parameters in params.yaml, rules in workflow/rules/.
 #   snakemake --cores 8 --resources gpu=1                      # the experiment and profile named in params.yaml
-#   snakemake --cores 8 --config profile=paper experiment=patel
+#   snakemake --cores 8 --config profile=paper experiment=patel   (experiment=all: every experiment)
 from snakemake.utils import min_version
 
 min_version("8.0")
@@ -15,6 +15,7 @@ include: "workflow/rules/segment.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/ensemble.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -56,9 +56,11 @@ def zip_folder(folder: Path, out: Path) -> Path:
 def tiny_params(n_per_class: int = 10, size: int = 32, epochs: int = 1) -> dict:
     cfg = yaml.safe_load((ROOT / "params.yaml").read_text())
     cfg["data"]["expected_counts"] = {c: n_per_class for c in CLASSES}
-    cfg["models"]["quick_cnn"]["input_size"] = size
-    cfg["models"]["quick_cnn"]["batch_size"] = 8
-    cfg["models"]["quick_cnn"]["phases"][0]["epochs"] = epochs
+    for name in ("quick_cnn", "quick_cnn_b"):
+        cfg["models"][name]["input_size"] = size
+        cfg["models"][name]["batch_size"] = 8
+        cfg["models"][name]["phases"][0]["epochs"] = epochs
+    del cfg["experiments"]["najjar"]  # idrees (3 parts) and patel (oversampling, ensemble) cover every stage
     cfg["report"]["n_segmentation_examples"] = 2
     return cfg
 

@@ -31,28 +31,37 @@ def dvc_stages(output: str) -> list[str]:
     return re.findall(r"Running stage '([^']+)'", output)
 
 
-def set_report_title(project: Path, title: str) -> None:
-    cfg = yaml.safe_load((project / "params.yaml").read_text())
-    cfg["report"]["title"] = title
-    (project / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-
-
 def test_dvc_yaml_is_up_to_date():
     run(["allrepro", "dvc-yaml", "--check"], ROOT)
 
 
+SNAKEMAKE = ["snakemake", "--cores", "2", "--resources", "gpu=1", "--config", "experiment=all"]
+
+
+def set_param(project: Path, path: str, value) -> None:
+    cfg = yaml.safe_load((project / "params.yaml").read_text())
+    node = cfg
+    *parents, leaf = path.split(".")
+    for p in parents:
+        node = node[p]
+    node[leaf] = value
+    (project / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
 def test_snakemake_runs_the_whole_dag(tiny):
     project, env = tiny
-    out = run(["snakemake", "--cores", "2", "--resources", "gpu=1"], project, env)
+    out = run(SNAKEMAKE, project, env)
     jobs = snakemake_jobs(out.stdout + out.stderr)
-    assert sorted(set(jobs)) == ["acquire", "all", "cache", "evaluate", "report", "segment", "split", "train"]
-    assert "<html" in (project / "reports/idrees/report.html").read_text()[:2000].lower()
+    assert sorted(set(jobs)) == ["acquire", "all", "cache", "ensemble", "evaluate", "report", "segment", "split",
+                                 "train"]
+    for exp in ("idrees", "patel"):
+        assert "<html" in (project / f"reports/{exp}/report.html").read_text()[:2000].lower()
 
 
 def test_snakemake_rerun_does_nothing_quickly(tiny):
     project, env = tiny
     start = time.monotonic()
-    out = run(["snakemake", "--cores", "2", "--resources", "gpu=1"], project, env)
+    out = run(SNAKEMAKE, project, env)
     elapsed = time.monotonic() - start
     assert "Nothing to be done" in out.stdout + out.stderr
     assert elapsed < 10, f"no-op snakemake took {elapsed:.1f} s"
@@ -60,17 +69,25 @@ def test_snakemake_rerun_does_nothing_quickly(tiny):
 
 def test_snakemake_report_param_reruns_only_the_report(tiny):
     project, env = tiny
-    set_report_title(project, "changed by test (snakemake)")
-    out = run(["snakemake", "--cores", "2", "--resources", "gpu=1"], project, env)
-    assert sorted(set(snakemake_jobs(out.stdout + out.stderr))) == ["all", "report"]
+    set_param(project, "report.title", "changed by test (snakemake)")
+    out = run(SNAKEMAKE, project, env)
+    assert sorted(snakemake_jobs(out.stdout + out.stderr)) == ["all", "report", "report"]  # idrees and patel
     assert "changed by test (snakemake)" in (project / "reports/idrees/report.html").read_text()
+
+
+def test_snakemake_ensemble_param_reruns_ensemble_and_report_never_training(tiny):
+    project, env = tiny
+    set_param(project, "experiments.patel.ensemble.thresholds", [0.6, 0.9])
+    out = run(SNAKEMAKE, project, env)
+    assert sorted(snakemake_jobs(out.stdout + out.stderr)) == ["all", "ensemble", "report"]
 
 
 def test_dag_matches_dvc_yaml(tiny):
     """Every Snakemake job has a dvc.yaml stage with the same command, inputs and outputs, and vice versa."""
     project, env = tiny
     run(["allrepro", "dvc-yaml", "--check"], project, env)
-    summary = run(["snakemake", "--cores", "1", "--detailed-summary", "--nolock"], project, env).stdout
+    summary = run(["snakemake", "--cores", "1", "--detailed-summary", "--nolock", "--config", "experiment=all"],
+                  project, env).stdout
     rows = list(csv.DictReader(io.StringIO(summary[summary.index("output_file"):]), delimiter="\t"))
     snake = {}
     for row in rows:
@@ -91,7 +108,8 @@ def test_dvc_repro_runs_noops_and_reruns_only_the_report(tiny):
     project, env = tiny
     first = run(["dvc", "repro"], project, env)
     ran = dvc_stages(first.stdout)
-    assert {"acquire", "segment", "split_idrees", "train_idrees_quick_cnn", "report_idrees"} <= set(ran)
+    assert {"acquire", "segment", "split_idrees", "train_idrees_quick_cnn", "report_idrees", "ensemble_patel",
+            "train_patel_quick_cnn_b", "report_patel"} <= set(ran)
     assert (project / "dvc.lock").is_file()
 
     start = time.monotonic()
@@ -99,9 +117,12 @@ def test_dvc_repro_runs_noops_and_reruns_only_the_report(tiny):
     elapsed = time.monotonic() - start
     assert dvc_stages(again.stdout) == [] and elapsed < 10, (again.stdout, elapsed)
 
-    set_report_title(project, "changed by test (dvc)")
+    set_param(project, "report.title", "changed by test (dvc)")
     changed = run(["dvc", "repro"], project, env)
-    assert dvc_stages(changed.stdout) == ["report_idrees"]
+    assert sorted(dvc_stages(changed.stdout)) == ["report_idrees", "report_patel"]
     assert "changed by test (dvc)" in (project / "reports/idrees/report.html").read_text()
+    set_param(project, "experiments.patel.ensemble.weights", [[0.5, 0.5], [0.2, 0.8]])
+    changed = run(["dvc", "repro"], project, env)
+    assert dvc_stages(changed.stdout) == ["ensemble_patel", "report_patel"]
     metrics = run(["dvc", "metrics", "show", "--json"], project, env).stdout
     assert "reports/idrees/quick_cnn/metrics.json" in metrics and "accuracy" in metrics

@@ -58,7 +58,7 @@ def test_train_predict_and_cpu_determinism(prepared):
     project, env = prepared
     first = train_and_evaluate(project, env)
     digest = weights_digest(project)
-    predictions = pd.read_csv(project / "reports/idrees/quick_cnn/predictions.csv")
+    predictions = pd.read_csv(project / "reports/idrees/quick_cnn/predictions_test.csv")
     assert list(predictions.columns[:3]) == ["path", "true", "pred"]
     assert np.allclose(predictions.filter(like="p_").sum(axis=1), 1, atol=1e-4)
     second = train_and_evaluate(project, env)

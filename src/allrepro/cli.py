@@ -28,7 +28,8 @@ def parser() -> argparse.ArgumentParser:
         "split": "stratified split and oversampling of one experiment",
         "cache": "decode and resize one split part into a uint8 array",
         "train": "train one model of one experiment",
-        "evaluate": "predict the test part and write metrics",
+        "evaluate": "predict the validation and test parts and write metrics",
+        "ensemble": "weighted-threshold ensemble of an experiment's members (patel eq. 8)",
         "report": "render one experiment's HTML report (papermill)",
         "models": "list the models in params.yaml with their parameter counts",
         "dvc-yaml": "write dvc.yaml from the stage table (or --check it is up to date)",
@@ -36,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
     for name, help_ in specs.items():
         sub = subs.add_parser(name, help=help_, description=help_)
         _common(sub)
-        if name in ("split", "cache", "train", "evaluate", "report"):
+        if name in ("split", "cache", "train", "evaluate", "ensemble", "report"):
             sub.add_argument("--experiment", required=True)
         if name in ("train", "evaluate"):
             sub.add_argument("--model", required=True)
@@ -56,7 +57,7 @@ def parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     cfg = P.load(args.params, args.overrides)
     cmd = args.command
-    if cmd in ("split", "cache", "train", "evaluate", "report") and args.experiment not in cfg["experiments"]:
+    if cmd in ("split", "cache", "train", "evaluate", "ensemble", "report") and args.experiment not in cfg["experiments"]:
         raise P.ParamsError(f"--experiment {args.experiment!r}: not in params key 'experiments'")
     if getattr(args, "model", None) and args.model not in cfg["models"]:
         raise P.ParamsError(f"--model {args.model!r}: not in params key 'models'")
@@ -83,6 +84,12 @@ def run(args: argparse.Namespace) -> int:
     elif cmd == "evaluate":
         from allrepro.evaluate import evaluate
         evaluate(cfg, args.experiment, args.model)
+    elif cmd == "ensemble":
+        from allrepro.ensemble import ensemble
+        members = P.ensemble_members(cfg, args.experiment)
+        if not members:
+            raise P.ParamsError(f"experiments.{args.experiment}: no 'ensemble' block")
+        ensemble(cfg, args.experiment, members)
     elif cmd == "report":
         from allrepro.report import render_report
         render_report(cfg, args.experiment, args.params, args.overrides)

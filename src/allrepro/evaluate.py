@@ -1,4 +1,5 @@
-"""evaluate: predict the test part, write predictions.csv, metrics.json and the confusion matrix."""
+"""evaluate: predict the validation and test parts (predictions_{val,test}.csv); metrics.json and the
+confusion matrix of the test part."""
 from __future__ import annotations
 
 import json
@@ -59,14 +60,19 @@ def evaluate(cfg: dict, exp: str, model_name: str) -> dict:
 
     info = json.loads(Path(layout.model_file(exp, model_name, "labels.json")).read_text())
     classes = info["classes"]
-    x, y = load_part(exp, "test", info["input_size"])
     model = keras.saving.load_model(layout.model_file(exp, model_name, "model.keras"))
-    proba = np.asarray(model.predict(x, batch_size=64, verbose=0), dtype=np.float64)
+    probas = {}
+    for part in ("val", "test"):  # validation predictions feed the ensemble's choice of weights
+        x, y = load_part(exp, part, info["input_size"])
+        probas[part] = (np.asarray(model.predict(x, batch_size=64, verbose=0), dtype=np.float64) if len(x)
+                        else np.zeros((0, len(classes))))
+        manifest = pd.read_csv(layout.split_csv(exp, part))
+        write_csv(predictions_frame(manifest, probas[part], classes),
+                  layout.eval_file(exp, model_name, f"predictions_{part}.csv"))
+    proba = probas["test"]
     metrics = classification_metrics(y, proba, classes, cfg["evaluate"].get("average", ["macro", "weighted"]))
     metrics.update({"experiment": exp, "model": model_name, "split": "test"})
 
-    manifest = pd.read_csv(layout.split_csv(exp, "test"))
-    write_csv(predictions_frame(manifest, proba, classes), layout.eval_file(exp, model_name, "predictions.csv"))
     cm = np.array(metrics["confusion_matrix"])
     write_csv(confusion_table(cm, classes), layout.eval_file(exp, model_name, "confusion.csv"))
     plot_confusion(cm, classes, f"{exp} / {model_name}", layout.eval_file(exp, model_name, "confusion.png"))

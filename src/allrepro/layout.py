@@ -24,7 +24,8 @@ def model_dir(exp: str, model: str) -> str:
 
 
 MODEL_FILES = ("model.keras", "history.csv", "labels.json")
-EVAL_FILES = ("predictions.csv", "metrics.json", "confusion.csv", "confusion.png")
+EVAL_FILES = ("predictions_test.csv", "predictions_val.csv", "metrics.json", "confusion.csv", "confusion.png")
+ENSEMBLE_FILES = ("grid.csv", "predictions.csv", "corrected.csv", "metrics.json")
 
 
 def model_file(exp: str, model: str, name: str) -> str:
@@ -33,6 +34,10 @@ def model_file(exp: str, model: str, name: str) -> str:
 
 def eval_file(exp: str, model: str, name: str) -> str:
     return f"reports/{exp}/{model}/{name}"
+
+
+def ensemble_file(exp: str, name: str) -> str:
+    return f"reports/{exp}/ensemble/{name}"
 
 
 def report_html(exp: str) -> str:

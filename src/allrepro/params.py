@@ -95,15 +95,26 @@ def _semantic_problems(cfg: dict):
         if model["backbone"] not in BACKBONES:
             yield (f"key 'models.{name}.backbone': unknown backbone {model['backbone']!r} "
                    f"(known: {', '.join(sorted(BACKBONES))})")
-    if cfg["experiment"] not in cfg["experiments"]:
+    if cfg["experiment"] not in [*cfg["experiments"], "all"]:
         yield f"key 'experiment': unknown experiment {cfg['experiment']!r} (known: {', '.join(cfg['experiments'])})"
     for name, exp in cfg["experiments"].items():
         ratios = exp["split"]["ratios"]
         if abs(sum(ratios.values()) - 1.0) > 1e-9:
             yield f"key 'experiments.{name}.split.ratios': ratios sum to {sum(ratios.values()):g}, not 1"
-        for model in exp["models"]:
-            if model not in cfg["models"]:
-                yield f"key 'experiments.{name}.models': unknown model {model!r}"
+        for key in ("models", "quick_models"):
+            for model in exp.get(key) or []:
+                if model not in cfg["models"]:
+                    yield f"key 'experiments.{name}.{key}': unknown model {model!r}"
+        if exp.get("ensemble"):
+            for profile, members in exp["ensemble"]["members"].items():
+                trained = exp.get("quick_models") if profile == "quick" and exp.get("quick_models") else (
+                    cfg["profiles"][profile].get("models") or exp["models"])
+                if not set(members) <= set(trained):
+                    yield (f"key 'experiments.{name}.ensemble.members.{profile}': members must be models the "
+                           f"experiment trains in that profile ({', '.join(trained)})")
+            if any(abs(sum(w) - 1) > 1e-9 or len(w) != len(m) for w in exp["ensemble"]["weights"]
+                   for m in exp["ensemble"]["members"].values()):
+                yield f"key 'experiments.{name}.ensemble.weights': each weight set needs one weight per member, summing to 1"
     for name, prof in cfg["profiles"].items():
         for model in prof.get("models") or []:
             if model not in cfg["models"]:
@@ -120,10 +131,25 @@ def experiment(cfg: dict, name: str | None = None) -> dict:
     return cfg["experiments"][name or cfg["experiment"]]
 
 
+def selected_experiments(cfg: dict) -> list[str]:
+    """`experiment: all` runs every experiment block."""
+    return list(cfg["experiments"]) if cfg["experiment"] == "all" else [cfg["experiment"]]
+
+
 def models_for(cfg: dict, name: str | None = None) -> list[str]:
-    """The models an experiment trains under the active profile."""
+    """The models an experiment trains under the active profile: the experiment's own `quick_models`
+    in the quick profile, else the profile's list, else the experiment's `models`."""
+    exp = experiment(cfg, name)
+    if cfg["profile"] == "quick" and exp.get("quick_models"):
+        return list(exp["quick_models"])
     profile_models = cfg["profiles"][cfg["profile"]].get("models")
-    return list(profile_models) if profile_models else list(experiment(cfg, name)["models"])
+    return list(profile_models) if profile_models else list(exp["models"])
+
+
+def ensemble_members(cfg: dict, name: str | None = None) -> list[str]:
+    """The ensemble's members under the active profile ([] when the experiment has no ensemble)."""
+    spec = experiment(cfg, name).get("ensemble")
+    return list(spec["members"][cfg["profile"]]) if spec else []
 
 
 def model_spec(cfg: dict, name: str) -> dict:

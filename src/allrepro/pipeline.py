@@ -8,9 +8,9 @@ DAG Snakemake really builds.
 from __future__ import annotations
 
 from allrepro import layout
-from allrepro.params import model_spec, models_for
+from allrepro.params import ensemble_members, model_spec, models_for
 
-STAGES = ("acquire", "segment", "split", "cache", "train", "evaluate", "report")
+STAGES = ("acquire", "segment", "split", "cache", "train", "evaluate", "ensemble", "report")
 CODE = {  # source files whose change must rerun a stage (DVC `deps`, Snakemake inputs)
     "acquire": ["src/allrepro/acquire.py", "src/allrepro/datasets/folders.py"],
     "segment": ["src/allrepro/segment.py"],
@@ -18,6 +18,7 @@ CODE = {  # source files whose change must rerun a stage (DVC `deps`, Snakemake 
     "cache": ["src/allrepro/cache.py"],
     "train": ["src/allrepro/train.py", "src/allrepro/models/build.py"],
     "evaluate": ["src/allrepro/evaluate.py", "src/allrepro/metrics.py"],
+    "ensemble": ["src/allrepro/ensemble.py"],
     "report": ["src/allrepro/report.py", "workflow/notebooks/report.ipynb"],
 }
 
@@ -32,6 +33,7 @@ def param_keys(stage: str, exp: str = "", model: str = "", **_) -> list[str]:
         "cache": ["cache"],
         "train": ["train", f"models.{model}", f"experiments.{exp}.class_weights", "profile", "profiles"],
         "evaluate": ["evaluate"],
+        "ensemble": [f"experiments.{exp}.ensemble", "profile"],
         "report": ["report"],
     }[stage]
 
@@ -59,6 +61,9 @@ def outputs(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}
         return {f.split(".")[0]: layout.model_file(exp, model, f) for f in layout.MODEL_FILES}
     if stage == "evaluate":
         return {f.replace(".", "_"): layout.eval_file(exp, model, f) for f in layout.EVAL_FILES}
+    if stage == "ensemble":
+        return {**{f.replace(".", "_"): layout.ensemble_file(exp, f) for f in layout.ENSEMBLE_FILES},
+                "corrected": layout.ensemble_file(exp, "corrected")}
     if stage == "report":
         return {"notebook": layout.report_notebook(exp), "html": layout.report_html(exp)}
     raise KeyError(stage)
@@ -85,7 +90,12 @@ def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part=
         deps.update(model=layout.model_file(exp, model, "model.keras"),
                     labels=layout.model_file(exp, model, "labels.json"),
                     test_csv=layout.split_csv(exp, "test"), test_npy=layout.cache_npy(exp, size, "test"))
+    elif stage == "ensemble":
+        for m in ensemble_members(cfg, exp):
+            deps.update({f"{m}_{p}": layout.eval_file(exp, m, f"predictions_{p}.csv") for p in ("val", "test")})
     elif stage == "report":
+        if ensemble_members(cfg, exp):
+            deps.update({f"ensemble_{f.split('.')[0]}": layout.ensemble_file(exp, f) for f in ("metrics.json", "grid.csv")})
         deps.update(seg=layout.SEG_MANIFEST, **{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS})
         for m in models_for(cfg, exp):
             deps.update({f"{m}_history": layout.model_file(exp, m, "history.csv"),
@@ -97,7 +107,7 @@ def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part=
 
 def command(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}", part="{part}") -> str:
     """The one command a job runs, identical under Snakemake and DVC (Snakemake adds --set overrides)."""
-    args = {"split": f" --experiment {exp}", "report": f" --experiment {exp}",
+    args = {"split": f" --experiment {exp}", "report": f" --experiment {exp}", "ensemble": f" --experiment {exp}",
             "cache": f" --experiment {exp} --size {size} --part {part}",
             "train": f" --experiment {exp} --model {model}", "evaluate": f" --experiment {exp} --model {model}"}
     return f"allrepro {stage} --params params.yaml" + args.get(stage, "")
@@ -105,7 +115,7 @@ def command(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}
 
 def jobs(cfg: dict, experiments: list[str] | None = None) -> list[dict]:
     """Every job of the DAG for the chosen experiments, in run order, with concrete paths."""
-    experiments = experiments or [cfg["experiment"]]
+    experiments = experiments or list(cfg["experiments"])
     out = [_job(cfg, "acquire", {}), _job(cfg, "segment", {})]
     for exp in experiments:
         models = models_for(cfg, exp)
@@ -113,6 +123,8 @@ def jobs(cfg: dict, experiments: list[str] | None = None) -> list[dict]:
         out.append(_job(cfg, "split", {"exp": exp}))
         out += [_job(cfg, "cache", {"exp": exp, "size": s, "part": p}) for s in sizes for p in layout.PARTS]
         out += [_job(cfg, st, {"exp": exp, "model": m}) for st in ("train", "evaluate") for m in models]
+        if ensemble_members(cfg, exp):
+            out.append(_job(cfg, "ensemble", {"exp": exp}))
         out.append(_job(cfg, "report", {"exp": exp}))
     return out
 

@@ -109,3 +109,18 @@ def render_report(cfg: dict, exp: str, params_path: str, overrides: list[str]) -
         with atomic_path(layout.report_html(exp)) as html_tmp:
             html_tmp.write_text(body)
     print(f"report {exp}: {layout.report_html(exp)}")
+
+
+def ensemble_summary(exp: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
+    """(the chosen configurations, the weight x gamma grid, the corrected-image counts) or None."""
+    path = Path(layout.ensemble_file(exp, "metrics.json"))
+    if not path.is_file():
+        return None
+    met = json.loads(path.read_text())
+    chosen = pd.DataFrame(met["choices"]).T
+    grid = pd.read_csv(layout.ensemble_file(exp, "grid.csv"))
+    keep = ["part", "weights", "gamma", "coverage", "accuracy_all", "accuracy_covered", "macro_f1_all", "mcc_covered"]
+    counts = pd.DataFrame(met["corrected_counts"])
+    if len(counts):
+        counts = counts.pivot_table(index=["member", "kind"], columns="class", values="n", fill_value=0)
+    return chosen, grid[keep].round(4), counts

@@ -7,7 +7,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 
 from allrepro import layout, pipeline
-from allrepro.params import OVERRIDES_ENV, ParamsError, validate as validate_params
+from allrepro.params import OVERRIDES_ENV, ParamsError, selected_experiments, validate as validate_params
 
 # The schema (workflow/schemas/params.schema.yaml) plus the checks a schema cannot express, with
 # errors that name the offending key; the same function every `allrepro` stage command calls.
@@ -17,7 +17,7 @@ except ParamsError as exc:
     raise WorkflowError(str(exc))
 
 ENV = "../../envs/allrepro.yaml"
-EXPERIMENTS = [config["experiment"]]
+EXPERIMENTS = selected_experiments(config)  # --config experiment=all runs them all
 
 
 def _flatten(node, prefix=""):

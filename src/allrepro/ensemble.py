@@ -1,0 +1,165 @@
+"""ensemble: patel's weighted-threshold ensemble (eq. 8) over the members' class probabilities.
+
+    combined = sum_i w_i * p_i;  prediction = argmax(combined) if max(combined) >= gamma
+                                 else "no confident prediction" (or the best member's prediction)
+
+The weight x threshold grid is scored on the validation part (the honest choice) and on the test part
+(the choice the paper made, labelled as such). Corrected images: for each member, the test images it
+got wrong that the ensemble got right.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import matthews_corrcoef, precision_recall_fscore_support
+
+from allrepro import layout
+from allrepro.fileio import atomic_path, write_csv, write_json
+from allrepro.metrics import classification_metrics
+
+ABSTAIN = -1
+
+
+def combine(probas: list[np.ndarray], weights: list[float], gamma: float, fallback: str = "abstain",
+            best: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted class per image, ABSTAIN where not confident; the combined probabilities)."""
+    if len(probas) != len(weights):
+        raise ValueError(f"{len(probas)} members but {len(weights)} weights")
+    combined = sum(w * p for w, p in zip(weights, probas))
+    pred = combined.argmax(axis=1)
+    unsure = combined.max(axis=1) < gamma
+    if fallback == "best":
+        pred = np.where(unsure, probas[best].argmax(axis=1), pred)
+    else:
+        pred = np.where(unsure, ABSTAIN, pred)
+    return pred, combined
+
+
+def score(y: np.ndarray, pred: np.ndarray, classes: list[str]) -> dict:
+    """Coverage; metrics on all images (an abstention counts as wrong) and on the covered ones;
+    per class: precision, sensitivity, specificity, F1 and one-vs-rest accuracy (patel Table 3)."""
+    k, n = len(classes), len(y)
+    covered = pred != ABSTAIN
+    precision, recall, f1, _ = precision_recall_fscore_support(y, pred, labels=range(k), zero_division=0)
+    out = {"n": int(n), "coverage": float(covered.mean()) if n else 0.0,
+           "accuracy_all": float((pred == y).mean()) if n else 0.0,
+           "accuracy_covered": float((pred[covered] == y[covered]).mean()) if covered.any() else 0.0,
+           "macro_f1_all": float(f1.mean()),
+           "mcc_covered": float(matthews_corrcoef(y[covered], pred[covered])) if covered.sum() > 1 else 0.0}
+    for i, c in enumerate(classes):
+        tp = np.sum((pred == i) & (y == i))
+        tn = np.sum((pred != i) & (y != i) & covered)  # an abstention is no true negative
+        negatives = np.sum(y != i)
+        out[c] = {"precision": float(precision[i]), "sensitivity": float(recall[i]), "f1": float(f1[i]),
+                  "specificity": float(tn / negatives) if negatives else 0.0,
+                  "accuracy": float((tp + tn) / n) if n else 0.0}
+    return out
+
+
+def grid(members: dict[str, np.ndarray], y: np.ndarray, classes: list[str], cfg: dict, best: int) -> pd.DataFrame:
+    rows = []
+    for weights in cfg["weights"]:
+        for gamma in cfg["thresholds"]:
+            pred, _ = combine(list(members.values()), weights, gamma, cfg.get("fallback", "abstain"), best)
+            s = score(y, pred, classes)
+            row = {"weights": json.dumps(weights), "gamma": gamma,
+                   **{k: v for k, v in s.items() if not isinstance(v, dict)}}
+            for c in classes:
+                row.update({f"{c} {m}": v for m, v in s[c].items()})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def read_predictions(path: str, classes: list[str]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    df = pd.read_csv(path)
+    y = df["true"].map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=int)
+    return df, y, df[[f"p_{c}" for c in classes]].to_numpy(dtype=float)
+
+
+def corrected_images(paths: pd.Series, y: np.ndarray, members: dict[str, np.ndarray], pred: np.ndarray,
+                     classes: list[str]) -> pd.DataFrame:
+    """Per member and class: images the member got wrong and the ensemble right, as
+    false negative -> true positive (true class c, member said another class) and
+    false positive -> true negative (member said c, the truth is another class)."""
+    rows = []
+    for name, proba in members.items():
+        member = proba.argmax(axis=1)
+        fixed = (member != y) & (pred == y)
+        for i in np.flatnonzero(fixed):
+            rows.append({"member": name, "path": paths.iloc[i], "kind": "FN->TP", "class": classes[y[i]],
+                         "true": classes[y[i]], "member_pred": classes[member[i]], "ensemble_pred": classes[pred[i]]})
+            rows.append({"member": name, "path": paths.iloc[i], "kind": "FP->TN", "class": classes[member[i]],
+                         "true": classes[y[i]], "member_pred": classes[member[i]], "ensemble_pred": classes[pred[i]]})
+    return pd.DataFrame(rows, columns=["member", "path", "kind", "class", "true", "member_pred", "ensemble_pred"])
+
+
+def link_folders(table: pd.DataFrame, dest: Path) -> None:
+    """corrected/<member>/<kind>/<class>/<image>: relative symlinks to the test images."""
+    with atomic_path(dest) as tmp:
+        tmp.mkdir(parents=True)
+        for r in table.itertuples():
+            folder = tmp / r.member / r.kind.replace("->", "_to_") / r._4
+            folder.mkdir(parents=True, exist_ok=True)
+            target = Path(os.path.relpath(Path(r.path).resolve(), (dest / folder.relative_to(tmp)).resolve()))
+            (folder / Path(r.path).name).symlink_to(target)
+
+
+def ensemble(cfg: dict, exp: str, members_names: list[str]) -> dict:
+    spec, classes = cfg["experiments"][exp]["ensemble"], cfg["data"]["classes"]
+    parts = {}
+    for part in ("val", "test"):
+        frames = {m: read_predictions(layout.eval_file(exp, m, f"predictions_{part}.csv"), classes)
+                  for m in members_names}
+        parts[part] = (next(iter(frames.values()))[0]["path"], next(iter(frames.values()))[1],
+                       {m: f[2] for m, f in frames.items()})
+    # the best member on validation (test when there is no validation part) is the fallback
+    select = "val" if len(parts["val"][1]) else None
+    ref = parts[select or "test"]
+    best = int(np.argmax([(p.argmax(axis=1) == ref[1]).mean() for p in ref[2].values()]))
+
+    tables = {part: grid(parts[part][2], parts[part][1], classes, spec, best) for part in parts if len(parts[part][1])}
+    key = spec.get("select_metric", "accuracy_all")
+    chosen = {}
+    if select:
+        chosen["validation"] = tables["val"].sort_values([key, "coverage"], ascending=False, kind="stable").iloc[0]
+    chosen["test (paper's choice: selected on the test set, optimistic)"] = (
+        tables["test"].sort_values([key, "coverage"], ascending=False, kind="stable").iloc[0])
+
+    paths, y, members = parts["test"]
+    honest = chosen.get("validation", chosen[list(chosen)[-1]])
+    weights, gamma = json.loads(honest["weights"]), float(honest["gamma"])
+    pred, combined = combine(list(members.values()), weights, gamma, spec.get("fallback", "abstain"), best)
+    test_row = tables["test"][(tables["test"]["weights"] == honest["weights"]) & (tables["test"]["gamma"] == gamma)]
+
+    out_dir = Path(layout.ensemble_file(exp, ""))
+    grid_all = pd.concat([t.assign(part=p) for p, t in tables.items()], ignore_index=True)
+    write_csv(grid_all, layout.ensemble_file(exp, "grid.csv"))
+    preds = pd.DataFrame({"path": paths, "true": [classes[i] for i in y],
+                          "pred": [classes[i] if i >= 0 else "none" for i in pred]})
+    for i, c in enumerate(classes):
+        preds[f"p_{c}"] = np.round(combined[:, i], 6)
+    write_csv(preds, layout.ensemble_file(exp, "predictions.csv"))
+    corrected = corrected_images(paths, y, members, pred, classes)
+    write_csv(corrected, layout.ensemble_file(exp, "corrected.csv"))
+    link_folders(corrected, out_dir / "corrected")
+    covered = pred != ABSTAIN
+    metrics = {"experiment": exp, "members": members_names, "weights": weights, "gamma": gamma,
+               "selected_on": "validation" if select else "test (no validation part)",
+               "best_member": members_names[best], "fallback": spec.get("fallback", "abstain"),
+               **{k: v for k, v in score(y, pred, classes).items()},
+               "covered_metrics": classification_metrics(y[covered], combined[covered], classes) if covered.any()
+               else None,
+               "choices": {name: {"weights": json.loads(r["weights"]), "gamma": float(r["gamma"]),
+                                  key: float(r[key]), "coverage": float(r["coverage"])} for name, r in chosen.items()},
+               "test_row_of_validation_choice": test_row.iloc[0].to_dict() if len(test_row) else None,
+               "corrected_counts": corrected.groupby(["member", "kind", "class"]).size().rename("n").reset_index()
+               .to_dict(orient="records")}
+    write_json(metrics, layout.ensemble_file(exp, "metrics.json"))
+    print(f"ensemble {exp}: weights {weights}, gamma {gamma} (chosen on {metrics['selected_on']}): "
+          f"coverage {metrics['coverage']:.3f}, accuracy (all) {metrics['accuracy_all']:.4f}, "
+          f"{len(corrected) // 2} corrected member errors")
+    return metrics

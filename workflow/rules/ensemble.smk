@@ -1,0 +1,14 @@
+rule ensemble:
+    input:
+        unpack(stage_inputs("ensemble")),
+    output:
+        **{k: v for k, v in pipeline.outputs("ensemble").items() if k != "corrected"},
+        corrected=directory(pipeline.outputs("ensemble")["corrected"]),
+    params:
+        p=stage_params("ensemble"),
+    log:
+        "logs/ensemble/{exp}.log",
+    conda:
+        ENV
+    shell:
+        stage_shell("ensemble", exp="{wildcards.exp}")
