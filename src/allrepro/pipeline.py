@@ -19,7 +19,7 @@ CODE = {  # source files whose change must rerun a stage (DVC `deps`, Snakemake 
     "train": ["src/allrepro/train.py", "src/allrepro/models/build.py"],
     "evaluate": ["src/allrepro/evaluate.py", "src/allrepro/metrics.py"],
     "ensemble": ["src/allrepro/ensemble.py"],
-    "report": ["src/allrepro/report.py", "workflow/notebooks/report.ipynb"],
+    "report": ["src/allrepro/report.py", "src/allrepro/paper_tables.py", "workflow/notebooks/report.ipynb"],
 }
 
 

@@ -1,0 +1,64 @@
+"""Each paper's table, shaped as the paper prints it, with our number and the difference beside each value.
+
+In the quick profile the paper's models are not trained; the quick model stands in for every row (and the
+table says so), so the plumbing and the comparison are exercised on a laptop.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from allrepro import layout
+from allrepro.models.summary import paper_values
+
+
+def metric(metrics: dict, path: str) -> float | None:
+    node = metrics
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return None if node is None else 100.0 * float(node)
+
+
+def paper_table(exp: str, models: list[str]) -> tuple[str, pd.DataFrame] | None:
+    """(title and note, a table of paper value, ours and the difference per model and metric)."""
+    spec = paper_values().get(exp, {}).get("table")
+    if not spec:
+        return None
+    rows = []
+    for paper_model, values in spec["rows"].items():
+        ours_model = paper_model if paper_model in models else models[0]
+        path = Path(layout.eval_file(exp, ours_model, "metrics.json"))
+        ours = json.loads(path.read_text()) if path.is_file() else {}
+        for key, reported in values.items():
+            value = metric(ours, key)
+            rows.append({"paper model": paper_model, "ours from": ours_model, "metric": key, "paper %": reported,
+                         "ours %": None if value is None else round(value, 2),
+                         "ours − paper": None if value is None else round(value - reported, 2)})
+    stand_in = "" if all(m in models for m in spec["rows"]) else (
+        f" Quick profile: {models[0]} stands in for the paper's models.")
+    return f"{spec['title']}. {spec.get('note', '')}{stand_in}", pd.DataFrame(rows)
+
+
+def patel_ensemble_table(exp: str) -> pd.DataFrame | None:
+    """patel's ensemble 'Overall' rows per weights and gamma beside ours on the test part."""
+    reported = paper_values().get(exp, {}).get("ensemble_overall")
+    grid = Path(layout.ensemble_file(exp, "grid.csv"))
+    if not reported or not grid.is_file():
+        return None
+    df = pd.read_csv(grid)
+    df = df[df["part"] == "test"]
+    rows = []
+    for key, (p, se, sp, f1, acc) in reported.items():
+        weights, gamma = key.rsplit(" ", 1)
+        ours = df[(df["weights"].str.replace(" ", "") == weights.replace(" ", "")) & (df["gamma"] == float(gamma))]
+        row = {"weights": weights, "gamma": float(gamma), "paper accuracy %": acc, "paper F1 %": f1}
+        if len(ours):
+            o = ours.iloc[0]
+            row.update({"ours accuracy (all) %": round(100 * o["accuracy_all"], 2),
+                        "ours coverage %": round(100 * o["coverage"], 2),
+                        "ours macro F1 (all) %": round(100 * o["macro_f1_all"], 2),
+                        "Δ accuracy": round(100 * o["accuracy_all"] - acc, 2)})
+        rows.append(row)
+    return pd.DataFrame(rows)
