@@ -55,12 +55,13 @@ def zip_folder(folder: Path, out: Path) -> Path:
 
 def tiny_params(n_per_class: int = 10, size: int = 32, epochs: int = 1) -> dict:
     cfg = yaml.safe_load((ROOT / "params.yaml").read_text())
-    cfg["data"]["expected_counts"] = {c: n_per_class for c in CLASSES}
+    cfg["datasets"]["mehradaria"]["expected_counts"] = {c: n_per_class for c in CLASSES}
     for name in ("quick_cnn", "quick_cnn_b"):
         cfg["models"][name]["input_size"] = size
         cfg["models"][name]["batch_size"] = 8
         cfg["models"][name]["phases"][0]["epochs"] = epochs
-    del cfg["experiments"]["najjar"]  # idrees (3 parts) and patel (oversampling, ensemble) cover every stage
+    for exp in ("najjar", "pushpalatha"):  # idrees (3 parts, segmented) and patel (oversampling, ensemble) cover every stage
+        del cfg["experiments"][exp]
     cfg["report"]["n_segmentation_examples"] = 2
     return cfg
 
@@ -117,6 +118,6 @@ def real_project(tmp_path_factory, real_zip) -> Path:
     project = tmp_path_factory.mktemp("real")
     (project / "params.yaml").write_text(yaml.safe_dump(cfg))
     env = project_env(real_zip)
-    run(["allrepro", "acquire"], project, env)
-    run(["allrepro", "segment"], project, env)
+    run(["allrepro", "acquire", "--dataset", "mehradaria"], project, env)
+    run(["allrepro", "segment", "--dataset", "mehradaria"], project, env)
     return project

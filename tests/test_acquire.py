@@ -18,9 +18,10 @@ BASE = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
 def cfg_for(n: int = 4) -> dict:
-    cfg = copy.deepcopy(BASE)
-    cfg["data"]["expected_counts"] = {c: n for c in CLASSES}
-    return cfg
+    """The mehradaria dataset block, expecting n images per class."""
+    data = copy.deepcopy(BASE["datasets"]["mehradaria"])
+    data["expected_counts"] = {c: n for c in CLASSES}
+    return data
 
 
 @pytest.fixture
@@ -31,31 +32,31 @@ def project(tmp_path, monkeypatch):
 
 def assert_nothing_left(project: Path):
     raw = project / "data" / "raw"
-    left = sorted(p.name for p in raw.iterdir()) if raw.exists() else []
+    left = sorted(p.name for p in raw.rglob("*") if not p.is_dir()) if raw.exists() else []
     assert left == [], f"left behind: {left}"
 
 
 def test_zip_source_writes_manifest(project):
     archive = zip_folder(write_dataset(project / "src", 4), project / "d.zip")
-    acquire(cfg_for(), f"file:{archive}")
-    manifest = pd.read_csv(project / "data/raw/manifest.csv")
-    assert list(manifest.columns) == ["path", "class", "sha256", "width", "height"]
+    acquire(cfg_for(), f"file:{archive}", "mehradaria")
+    manifest = pd.read_csv(project / "data/raw/mehradaria/manifest.csv")
+    assert list(manifest.columns) == ["path", "class", "group", "sha256", "width", "height"]
     assert manifest["class"].value_counts().to_dict() == {c: 4 for c in CLASSES}
     first = manifest.iloc[0]
     assert sha256_file(project / first["path"]) == first["sha256"] and first["width"] == 48
 
 
 def test_folder_source(project):
-    acquire(cfg_for(), f"file:{write_dataset(project / 'src', 4)}")
-    assert len(pd.read_csv(project / "data/raw/manifest.csv")) == 16
+    acquire(cfg_for(), f"file:{write_dataset(project / 'src', 4)}", "mehradaria")
+    assert len(pd.read_csv(project / "data/raw/mehradaria/manifest.csv")) == 16
 
 
 def test_checksum_mismatch(project):
     archive = zip_folder(write_dataset(project / "src", 4), project / "d.zip")
     cfg = cfg_for()
-    cfg["data"]["sha256"] = "0" * 64
+    cfg["sha256"] = "0" * 64
     with pytest.raises(AcquireError, match="sha256 mismatch"):
-        acquire(cfg, f"file:{archive}")
+        acquire(cfg, f"file:{archive}", "mehradaria")
     assert_nothing_left(project)
 
 
@@ -64,15 +65,15 @@ def test_missing_class_folder(project):
     for f in (src / "Original" / "Pre").iterdir():
         f.unlink()
     (src / "Original" / "Pre").rmdir()
-    with pytest.raises(AcquireError, match="missing class folder.*Original/Pre"):
-        acquire(cfg_for(), f"file:{zip_folder(src, project / 'd.zip')}")
+    with pytest.raises(AcquireError, match="missing class folder.*Pre"):
+        acquire(cfg_for(), f"file:{zip_folder(src, project / 'd.zip')}", "mehradaria")
     assert_nothing_left(project)
 
 
 def test_wrong_count(project):
     archive = zip_folder(write_dataset(project / "src", 3), project / "d.zip")
-    with pytest.raises(AcquireError, match="Original/Benign: 3 images, expected 4"):
-        acquire(cfg_for(), f"file:{archive}")
+    with pytest.raises(AcquireError, match="Benign: 3 images, expected 4"):
+        acquire(cfg_for(), f"file:{archive}", "mehradaria")
     assert_nothing_left(project)
 
 
@@ -80,16 +81,16 @@ def test_unreadable_image_is_named(project):
     src = write_dataset(project / "src", 4)
     (src / "Original" / "Early" / "Early-002.jpg").write_bytes(b"not a jpeg at all")
     with pytest.raises(AcquireError, match="Early-002.jpg: unreadable image"):
-        acquire(cfg_for(), f"file:{zip_folder(src, project / 'd.zip')}")
+        acquire(cfg_for(), f"file:{zip_folder(src, project / 'd.zip')}", "mehradaria")
     assert_nothing_left(project)
 
 
 def test_not_a_zip_and_missing_path(project):
     (project / "d.zip").write_bytes(b"PK garbage")
     with pytest.raises(AcquireError, match="not a valid zip"):
-        acquire(cfg_for(), f"file:{project / 'd.zip'}")
+        acquire(cfg_for(), f"file:{project / 'd.zip'}", "mehradaria")
     with pytest.raises(AcquireError, match="does not exist"):
-        acquire(cfg_for(), f"file:{project / 'nope.zip'}")
+        acquire(cfg_for(), f"file:{project / 'nope.zip'}", "mehradaria")
     assert_nothing_left(project)
 
 
@@ -99,7 +100,7 @@ def test_kaggle_without_credentials(project, monkeypatch):
     monkeypatch.setenv("HOME", str(project))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(project / ".config"))
     with pytest.raises(AcquireError, match="no Kaggle credentials"):
-        acquire(cfg_for(), "kaggle:mehradaria/leukemia")
+        acquire(cfg_for(), "kaggle:mehradaria/leukemia", "mehradaria")
     assert_nothing_left(project)
 
 
@@ -112,33 +113,38 @@ def test_kaggle_without_network(project, monkeypatch):
         monkeypatch.setenv(var, "http://127.0.0.1:9")  # a closed local port: fails at once, offline or not
     monkeypatch.setenv("NO_PROXY", "")
     with pytest.raises(AcquireError, match="kaggle:mehradaria/leukemia: download failed"):
-        acquire(cfg_for(), "kaggle:mehradaria/leukemia")
+        acquire(cfg_for(), "kaggle:mehradaria/leukemia", "mehradaria")
     assert_nothing_left(project)
 
 
 def test_https_without_network(project):
     cfg = cfg_for()
-    cfg["data"]["sha256"] = "0" * 64
+    cfg["sha256"] = "0" * 64
     with pytest.raises(AcquireError, match="download failed"):
-        acquire(cfg, "https://127.0.0.1:9/leukemia.zip")
+        acquire(cfg, "https://127.0.0.1:9/leukemia.zip", "mehradaria")
     assert_nothing_left(project)
 
 
 def test_cli_reads_source_from_environment(project):
     archive = zip_folder(write_dataset(project / "src", 4), project / "d.zip")
-    (project / "params.yaml").write_text(yaml.safe_dump(cfg_for()))
+    cfg = copy.deepcopy(BASE)
+    cfg["datasets"]["mehradaria"] = cfg_for()
+    (project / "params.yaml").write_text(yaml.safe_dump(cfg))
     from allrepro.cli import main
     os.environ["ALLREPRO_DATA_SOURCE"] = f"file:{archive}"
     try:
-        assert main(["acquire"]) == 0
+        assert main(["acquire", "--dataset", "mehradaria"]) == 0
     finally:
         del os.environ["ALLREPRO_DATA_SOURCE"]
-    assert (project / "data/raw/manifest.csv").is_file()
+    assert (project / "data/raw/mehradaria/manifest.csv").is_file()
 
 
 @pytest.mark.realdata
 def test_real_dataset_layout(real_zip):
     assert sha256_file(real_zip) == "38525f917295ffd297cedcd6698c380cfbb1bd419b4cbf785b38910a7b63a57a"
+    from collections import Counter
+
+    from allrepro.datasets import select
+    data = BASE["datasets"]["mehradaria"]
     with zipfile.ZipFile(real_zip) as zf:
-        from allrepro.datasets.folders import count_members
-        assert count_members(zf.namelist(), "Original") == BASE["data"]["expected_counts"]
+        assert Counter(c for _, c, _ in select(zf.namelist(), data)) == data["expected_counts"]

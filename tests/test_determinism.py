@@ -20,7 +20,8 @@ def run_data_stages(project: Path, data_zip: Path) -> dict[str, str]:
     cfg = yaml.safe_load((ROOT / "params.yaml").read_text())
     (project / "params.yaml").write_text(yaml.safe_dump(cfg))
     env = project_env(data_zip)
-    for cmd in (["acquire"], ["segment"], ["split", "--experiment", "idrees"], ["split", "--experiment", "patel"]):
+    for cmd in (["acquire", "--dataset", "mehradaria"], ["segment", "--dataset", "mehradaria"],
+                ["split", "--experiment", "idrees"], ["split", "--experiment", "patel"]):
         run(["allrepro", *cmd], project, env)
     return tree_digest(project / "data")
 

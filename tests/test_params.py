@@ -19,6 +19,9 @@ BAD = {  # name: (mutation, the key the error must name)
                "experiments.idrees.split.ratios"),
     "backbone": (lambda c: c["models"]["quick_cnn"].update(backbone="resnet5000"), "models.quick_cnn.backbone"),
     "experiment": (lambda c: c.update(experiment="nope"), "experiment"),
+    "dataset": (lambda c: c["experiments"]["patel"].update(dataset="nope"), "experiments.patel.dataset"),
+    "https without sha256": (lambda c: c["datasets"]["cnmc"].update(source="https://example.org/c.zip"),
+                             "datasets.cnmc.sha256"),
 }
 
 

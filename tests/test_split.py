@@ -31,7 +31,7 @@ def test_idrees_table2_and_patel_counts_on_real_data(real_project):
         assert counts(parts[part]) == expected, part
     assert sum(len(df) for df in parts.values()) == 3256
     assert not set(parts["train"]["id"]) & set(parts["test"]["id"]) and not set(parts["val"]["id"]) & set(parts["test"]["id"])
-    assert parts["train"]["path"].str.startswith("data/interim/segmented/images/").all()  # idrees trains on segmented
+    assert parts["train"]["path"].str.startswith("data/interim/mehradaria/segmented/images/").all()  # idrees trains on segmented
 
     train = pd.read_csv(real_project / "data/processed/patel/split/train.csv")
     test = pd.read_csv(real_project / "data/processed/patel/split/test.csv")

@@ -25,7 +25,8 @@ def prepared(tmp_path_factory) -> tuple[Path, dict]:
     cfg = tiny_params(n_per_class=12, size=32, epochs=2)
     (project / "params.yaml").write_text(yaml.safe_dump(cfg))
     env = project_env(data)
-    for cmd in (["acquire"], ["segment"], ["split", "--experiment", "idrees"]):
+    for cmd in (["acquire", "--dataset", "mehradaria"], ["segment", "--dataset", "mehradaria"],
+                ["split", "--experiment", "idrees"]):
         run(["allrepro", *cmd], project, env)
     for part in ("train", "val", "test"):
         run(["allrepro", "cache", "--experiment", "idrees", "--size", "32", "--part", part], project, env)

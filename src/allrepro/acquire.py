@@ -14,8 +14,7 @@ import zipfile
 from pathlib import Path
 
 from allrepro import layout
-from allrepro.datasets import DatasetError, build_manifest, check_layout
-from allrepro.datasets.folders import count_members
+from allrepro.datasets import DatasetError, build_manifest, check_layout, select
 from allrepro.fileio import atomic_path, sha256_file, write_csv
 
 
@@ -23,9 +22,9 @@ class AcquireError(RuntimeError):
     """The source could not be fetched or is not the dataset we expect."""
 
 
-def acquire(cfg: dict, source: str, out_dir: str = layout.RAW_DIR, manifest: str = layout.RAW_MANIFEST,
-            project_root: str = ".") -> None:
-    data = cfg["data"]
+def acquire(data: dict, source: str, dataset: str, project_root: str = ".") -> None:
+    """Fetch one dataset (a block of `datasets:` in params.yaml) into data/raw/<dataset>/."""
+    out_dir, manifest = layout.raw_dir(dataset), layout.raw_manifest(dataset)
     kind, _, ref = source.partition(":")
     if kind not in ("kaggle", "https", "file"):
         raise AcquireError(f"data source {source!r}: expected kaggle:<owner>/<dataset>, https://... or file:<path>")
@@ -49,17 +48,16 @@ def acquire(cfg: dict, source: str, out_dir: str = layout.RAW_DIR, manifest: str
             else:
                 raise AcquireError(f"data source {source!r}: {path} does not exist")
         try:
-            df = build_manifest(tmp, data["subset"], data["classes"], root, (root / out_dir))
+            df = build_manifest(tmp, data, root, (root / out_dir))
         except DatasetError as exc:
             raise AcquireError(str(exc)) from exc
     write_csv(df, manifest)
-    print(f"acquire: {len(df)} images in {len(data['classes'])} classes -> {manifest}")
+    print(f"acquire {dataset}: {len(df)} images in {len(data['classes'])} classes -> {manifest}")
 
 
 def _check(names: list[str], data: dict, where: str) -> None:
-    counts = count_members(names, data["subset"])
     try:
-        check_layout(counts, data["classes"], data["expected_counts"], where, data["subset"])
+        check_layout(select(names, data), data, where)
     except DatasetError as exc:
         raise AcquireError(str(exc)) from exc
 

@@ -41,6 +41,8 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("--experiment", required=True)
         if name in ("train", "evaluate"):
             sub.add_argument("--model", required=True)
+        if name in ("acquire", "segment"):
+            sub.add_argument("--dataset", required=True, help="a key of `datasets:` in params.yaml")
         if name == "cache":
             sub.add_argument("--size", type=int, required=True)
             sub.add_argument("--part", choices=["train", "val", "test"], required=True)
@@ -59,16 +61,18 @@ def run(args: argparse.Namespace) -> int:
     cmd = args.command
     if cmd in ("split", "cache", "train", "evaluate", "ensemble", "report") and args.experiment not in cfg["experiments"]:
         raise P.ParamsError(f"--experiment {args.experiment!r}: not in params key 'experiments'")
+    if getattr(args, "dataset", None) and args.dataset not in cfg["datasets"]:
+        raise P.ParamsError(f"--dataset {args.dataset!r}: not in params key 'datasets'")
     if getattr(args, "model", None) and args.model not in cfg["models"]:
         raise P.ParamsError(f"--model {args.model!r}: not in params key 'models'")
     if cmd == "validate":
         print(f"{args.params}: valid (profile {cfg['profile']}, experiment {cfg['experiment']})")
     elif cmd == "acquire":
         from allrepro.acquire import acquire
-        acquire(cfg, P.data_source(cfg))
+        acquire(cfg["datasets"][args.dataset], P.data_source(cfg, args.dataset), args.dataset)
     elif cmd == "segment":
         from allrepro.segment import segment
-        segment(cfg, workers=args.workers or int(os.environ.get("ALLREPRO_WORKERS", 0)) or None)
+        segment(cfg, args.dataset, workers=args.workers or int(os.environ.get("ALLREPRO_WORKERS", 0)) or None)
     elif cmd == "split":
         from allrepro.split import split
         split(cfg, args.experiment)

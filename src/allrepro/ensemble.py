@@ -20,6 +20,7 @@ from sklearn.metrics import matthews_corrcoef, precision_recall_fscore_support
 from allrepro import layout
 from allrepro.fileio import atomic_path, write_csv, write_json
 from allrepro.metrics import classification_metrics
+from allrepro.params import classes as class_names
 
 ABSTAIN = -1
 
@@ -109,7 +110,7 @@ def link_folders(table: pd.DataFrame, dest: Path) -> None:
 
 
 def ensemble(cfg: dict, exp: str, members_names: list[str]) -> dict:
-    spec, classes = cfg["experiments"][exp]["ensemble"], cfg["data"]["classes"]
+    spec, classes = cfg["experiments"][exp]["ensemble"], class_names(cfg, exp)
     parts = {}
     for part in ("val", "test"):
         frames = {m: read_predictions(layout.eval_file(exp, m, f"predictions_{part}.csv"), classes)

@@ -2,10 +2,23 @@
 commands all take their paths from here, so the two entry points cannot disagree about a file."""
 from __future__ import annotations
 
-RAW_DIR = "data/raw/dataset"
-RAW_MANIFEST = "data/raw/manifest.csv"
-SEG_DIR = "data/interim/segmented"
-SEG_MANIFEST = "data/interim/segmented.csv"
+
+
+def raw_dir(ds: str) -> str:
+    return f"data/raw/{ds}/dataset"
+
+
+def raw_manifest(ds: str) -> str:
+    return f"data/raw/{ds}/manifest.csv"
+
+
+def seg_dir(ds: str) -> str:
+    return f"data/interim/{ds}/segmented"
+
+
+def seg_manifest(ds: str) -> str:
+    return f"data/interim/{ds}/segmented.csv"
+
 # Every experiment has all three parts, so every path is known before the DAG runs; a protocol without
 # a validation set (patel's 65/35) gets an empty val.csv.
 PARTS = ("train", "val", "test")

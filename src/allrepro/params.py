@@ -83,11 +83,11 @@ def _key(error: jsonschema.ValidationError) -> str:
 def _semantic_problems(cfg: dict):
     from allrepro.models.registry import BACKBONES
 
-    data = cfg["data"]
-    if set(data["expected_counts"]) != set(data["classes"]):
-        yield "key 'data.expected_counts': its classes must be exactly data.classes"
-    if data["source"].startswith("https://") and not data.get("sha256"):
-        yield "key 'data.sha256': required for an https:// source"
+    for name, data in cfg["datasets"].items():
+        if set(data["expected_counts"]) != set(data["classes"]):
+            yield f"key 'datasets.{name}.expected_counts': its classes must be exactly datasets.{name}.classes"
+        if data["source"].startswith("https://") and not data.get("sha256"):
+            yield f"key 'datasets.{name}.sha256': required for an https:// source"
     seg = cfg["segment"]
     if any(lo > hi for lo, hi in zip(seg["hsv_lower"], seg["hsv_upper"])):
         yield "key 'segment.hsv_lower': every bound must be <= segment.hsv_upper"
@@ -98,6 +98,8 @@ def _semantic_problems(cfg: dict):
     if cfg["experiment"] not in [*cfg["experiments"], "all"]:
         yield f"key 'experiment': unknown experiment {cfg['experiment']!r} (known: {', '.join(cfg['experiments'])})"
     for name, exp in cfg["experiments"].items():
+        if exp["dataset"] not in cfg["datasets"]:
+            yield f"key 'experiments.{name}.dataset': unknown dataset {exp['dataset']!r}"
         ratios = exp["split"]["ratios"]
         if abs(sum(ratios.values()) - 1.0) > 1e-9:
             yield f"key 'experiments.{name}.split.ratios': ratios sum to {sum(ratios.values()):g}, not 1"
@@ -123,8 +125,18 @@ def _semantic_problems(cfg: dict):
 
 # ---- resolved views used by the stages -------------------------------------------------------
 
-def data_source(cfg: dict) -> str:
-    return os.environ.get(DATA_SOURCE_ENV) or cfg["data"]["source"]
+def data_source(cfg: dict, dataset: str) -> str:
+    """The dataset's source: its environment variable (`env:`, default ALLREPRO_DATA_SOURCE_<NAME>) wins."""
+    data = cfg["datasets"][dataset]
+    return os.environ.get(data.get("env") or f"{DATA_SOURCE_ENV}_{dataset.upper()}") or data["source"]
+
+
+def dataset_of(cfg: dict, exp: str) -> str:
+    return cfg["experiments"][exp]["dataset"]
+
+
+def classes(cfg: dict, exp: str) -> list[str]:
+    return list(cfg["datasets"][dataset_of(cfg, exp)]["classes"])
 
 
 def experiment(cfg: dict, name: str | None = None) -> dict:

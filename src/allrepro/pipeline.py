@@ -8,7 +8,7 @@ DAG Snakemake really builds.
 from __future__ import annotations
 
 from allrepro import layout
-from allrepro.params import ensemble_members, model_spec, models_for
+from allrepro.params import dataset_of, ensemble_members, model_spec, models_for
 
 STAGES = ("acquire", "segment", "split", "cache", "train", "evaluate", "ensemble", "report")
 CODE = {  # source files whose change must rerun a stage (DVC `deps`, Snakemake inputs)
@@ -23,12 +23,12 @@ CODE = {  # source files whose change must rerun a stage (DVC `deps`, Snakemake 
 }
 
 
-def param_keys(stage: str, exp: str = "", model: str = "", **_) -> list[str]:
+def param_keys(stage: str, exp: str = "", model: str = "", ds: str = "", **_) -> list[str]:
     """The params.yaml keys a stage reads: a change to one of them, and only those, reruns it."""
     return {
-        "acquire": ["data"],
+        "acquire": [f"datasets.{ds}"],
         "segment": ["segment"],
-        "split": ["data.classes", f"experiments.{exp}.images", f"experiments.{exp}.split",
+        "split": [f"experiments.{exp}.dataset", f"experiments.{exp}.images", f"experiments.{exp}.split",
                   f"experiments.{exp}.oversample"],
         "cache": ["cache"],
         "train": ["train", f"models.{model}", f"experiments.{exp}.class_weights", "profile", "profiles"],
@@ -48,11 +48,12 @@ def param_values(cfg: dict, keys: list[str]) -> dict:
     return out
 
 
-def outputs(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}", part="{part}") -> dict:
+def outputs(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}", part="{part}",
+            ds: str = "{ds}") -> dict:
     if stage == "acquire":
-        return {"dataset": layout.RAW_DIR, "manifest": layout.RAW_MANIFEST}
+        return {"dataset": layout.raw_dir(ds), "manifest": layout.raw_manifest(ds)}
     if stage == "segment":
-        return {"images": layout.SEG_DIR, "manifest": layout.SEG_MANIFEST}
+        return {"images": layout.seg_dir(ds), "manifest": layout.seg_manifest(ds)}
     if stage == "split":
         return {p: layout.split_csv(exp, p) for p in layout.PARTS}
     if stage == "cache":
@@ -69,18 +70,19 @@ def outputs(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}
     raise KeyError(stage)
 
 
-def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part="") -> dict:
+def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part="", ds: str = "") -> dict:
     deps = {f"code{i}": path for i, path in enumerate(CODE[stage])}
+    segmented = bool(exp) and cfg["experiments"][exp]["images"] == "segmented"
+    ds = ds or (dataset_of(cfg, exp) if exp else "")
     if stage == "segment":
-        deps.update(manifest=layout.RAW_MANIFEST, dataset=layout.RAW_DIR)
+        deps.update(manifest=layout.raw_manifest(ds), dataset=layout.raw_dir(ds))
     elif stage == "split":
-        deps.update(raw=layout.RAW_MANIFEST, segmented=layout.SEG_MANIFEST)
+        deps.update(raw=layout.raw_manifest(ds))
+        if segmented:
+            deps.update(segmented=layout.seg_manifest(ds))
     elif stage == "cache":
-        deps.update(manifest=layout.split_csv(exp, part))
-        if cfg["experiments"][exp]["images"] == "segmented":
-            deps.update(images=layout.SEG_DIR)
-        else:
-            deps.update(images=layout.RAW_DIR)
+        deps.update(manifest=layout.split_csv(exp, part),
+                    images=layout.seg_dir(ds) if segmented else layout.raw_dir(ds))
     elif stage == "train":
         size = model_spec(cfg, model)["input_size"]
         for p in ("train", "val"):
@@ -96,7 +98,9 @@ def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part=
     elif stage == "report":
         if ensemble_members(cfg, exp):
             deps.update({f"ensemble_{f.split('.')[0]}": layout.ensemble_file(exp, f) for f in ("metrics.json", "grid.csv")})
-        deps.update(seg=layout.SEG_MANIFEST, **{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS})
+        deps.update(raw=layout.raw_manifest(ds), **{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS})
+        if segmented:
+            deps.update(seg=layout.seg_manifest(ds))
         for m in models_for(cfg, exp):
             deps.update({f"{m}_history": layout.model_file(exp, m, "history.csv"),
                          f"{m}_labels": layout.model_file(exp, m, "labels.json"),
@@ -105,9 +109,10 @@ def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part=
     return deps
 
 
-def command(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}", part="{part}") -> str:
-    """The one command a job runs, identical under Snakemake and DVC (Snakemake adds --set overrides)."""
-    args = {"split": f" --experiment {exp}", "report": f" --experiment {exp}", "ensemble": f" --experiment {exp}",
+def command(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}", part="{part}",
+            ds: str = "{ds}") -> str:
+    """The one command a job runs, identical under Snakemake and DVC."""
+    args = {"acquire": f" --dataset {ds}", "segment": f" --dataset {ds}","split": f" --experiment {exp}", "report": f" --experiment {exp}", "ensemble": f" --experiment {exp}",
             "cache": f" --experiment {exp} --size {size} --part {part}",
             "train": f" --experiment {exp} --model {model}", "evaluate": f" --experiment {exp} --model {model}"}
     return f"allrepro {stage} --params params.yaml" + args.get(stage, "")
@@ -116,7 +121,10 @@ def command(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}
 def jobs(cfg: dict, experiments: list[str] | None = None) -> list[dict]:
     """Every job of the DAG for the chosen experiments, in run order, with concrete paths."""
     experiments = experiments or list(cfg["experiments"])
-    out = [_job(cfg, "acquire", {}), _job(cfg, "segment", {})]
+    datasets = list(dict.fromkeys(dataset_of(cfg, e) for e in experiments))
+    out = [_job(cfg, "acquire", {"ds": ds}) for ds in datasets]
+    out += [_job(cfg, "segment", {"ds": ds}) for ds in datasets
+            if any(dataset_of(cfg, e) == ds and cfg["experiments"][e]["images"] == "segmented" for e in experiments)]
     for exp in experiments:
         models = models_for(cfg, exp)
         sizes = sorted({model_spec(cfg, m)["input_size"] for m in models})

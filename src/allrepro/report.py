@@ -12,23 +12,25 @@ import pandas as pd
 
 from allrepro import layout
 from allrepro.fileio import atomic_path
-from allrepro.params import models_for
+from allrepro.params import classes as class_names
+from allrepro.params import dataset_of, models_for
 
 TEMPLATE = "workflow/notebooks/report.ipynb"
 
 
-def dataset_table(cfg: dict) -> pd.DataFrame:
-    raw = pd.read_csv(layout.RAW_MANIFEST)
-    counts = raw["class"].value_counts().reindex(cfg["data"]["classes"], fill_value=0)
+def dataset_table(cfg: dict, exp: str) -> pd.DataFrame:
+    data = cfg["datasets"][dataset_of(cfg, exp)]
+    raw = pd.read_csv(layout.raw_manifest(dataset_of(cfg, exp)))
+    counts = raw["class"].value_counts().reindex(data["classes"], fill_value=0)
     table = pd.DataFrame({"images": counts, "share %": (100 * counts / counts.sum()).round(1),
-                          "expected": pd.Series(cfg["data"]["expected_counts"])})
-    table.loc["total"] = [counts.sum(), 100.0, sum(cfg["data"]["expected_counts"].values())]
+                          "expected": pd.Series(data["expected_counts"])})
+    table.loc["total"] = [counts.sum(), 100.0, sum(data["expected_counts"].values())]
     return table
 
 
 def split_table(cfg: dict, exp: str) -> pd.DataFrame:
     """Rows per part and class; for an oversampled training part, unique images are shown too."""
-    classes, rows = cfg["data"]["classes"], {}
+    classes, rows = class_names(cfg, exp), {}
     for part in layout.PARTS:
         df = pd.read_csv(layout.split_csv(exp, part))
         rows[part] = df["class"].value_counts().reindex(classes, fill_value=0)
@@ -75,13 +77,16 @@ def plot_histories(exp: str, models: list[str]):
     return fig
 
 
-def plot_segmentation_examples(cfg: dict, n: int):
-    """Original, mask and segmented image for the first n images of each class (deterministic pick)."""
+def plot_segmentation_examples(cfg: dict, exp: str, n: int):
+    """Original, mask and segmented image for the first images of each class (deterministic pick);
+    None when the experiment trains on the original images."""
     import cv2
     import matplotlib.pyplot as plt
 
-    seg = pd.read_csv(layout.SEG_MANIFEST)
-    picks = seg.groupby("class", sort=False).head(max(1, n // len(cfg["data"]["classes"]) or 1)).head(max(n, 1))
+    if cfg["experiments"][exp]["images"] != "segmented":
+        return None
+    seg = pd.read_csv(layout.seg_manifest(dataset_of(cfg, exp)))
+    picks = seg.groupby("class", sort=False).head(max(1, n // len(class_names(cfg, exp)))).head(max(n, 1))
     fig, axes = plt.subplots(len(picks), 3, figsize=(7, 2.4 * len(picks)), squeeze=False)
     for row, (_, r) in zip(axes, picks.iterrows()):
         for ax, path, title in zip(row, (r["source"], r["mask"], r["path"]), ("original", "HSV mask", "segmented")):

@@ -54,14 +54,14 @@ def _one(job: tuple[str, str, str, dict]) -> dict:
     return {"foreground": round(float((mask > 0).mean()), 6)}
 
 
-def segment(cfg: dict, manifest: str = layout.RAW_MANIFEST, out_dir: str = layout.SEG_DIR,
-            out_manifest: str = layout.SEG_MANIFEST, workers: int | None = None) -> None:
+def segment(cfg: dict, dataset: str, workers: int | None = None) -> None:
     params = cfg["segment"]
+    manifest, out_dir, out_manifest = layout.raw_manifest(dataset), layout.seg_dir(dataset), layout.seg_manifest(dataset)
     raw = pd.read_csv(manifest)
     workers = max(1, workers or os.cpu_count() or 1)
     with atomic_path(out_dir) as tmp:
-        rel = [Path(p).relative_to(layout.RAW_DIR) for p in raw["path"]]
-        names = [Path(r.parts[-2]) / (Path(r.name).stem + ".png") for r in rel]
+        rel = [Path(p).relative_to(layout.raw_dir(dataset)) for p in raw["path"]]
+        names = [r.with_suffix(".png") for r in rel]
         jobs = [(p, str(tmp / "images" / n), str(tmp / "masks" / n), params) for p, n in zip(raw["path"], names)]
         with Pool(workers) as pool:
             stats = list(tqdm(pool.imap(_one, jobs, chunksize=16), total=len(jobs), desc="segment",
@@ -75,5 +75,5 @@ def segment(cfg: dict, manifest: str = layout.RAW_MANIFEST, out_dir: str = layou
             "foreground": [s["foreground"] for s in stats],
         })
     write_csv(out, out_manifest)
-    print(f"segment: {len(out)} images with {workers} workers -> {out_dir}; "
+    print(f"segment {dataset}: {len(out)} images with {workers} workers -> {out_dir}; "
           f"median foreground {out['foreground'].median():.3f}")

@@ -15,9 +15,10 @@ from imblearn.over_sampling import RandomOverSampler
 
 from allrepro import layout
 from allrepro.fileio import write_csv
+from allrepro.params import dataset_of
 
 ROUNDING = {"ceil": math.ceil, "floor": math.floor, "round": lambda x: int(math.floor(x + 0.5))}
-COLUMNS = ["id", "path", "class", "label", "copy"]
+COLUMNS = ["id", "path", "class", "label", "group", "copy"]
 
 
 def part_sizes(n: int, ratios: dict[str, float], rounding: str) -> dict[str, int]:
@@ -27,16 +28,31 @@ def part_sizes(n: int, ratios: dict[str, float], rounding: str) -> dict[str, int
     return {"train": n - sum(held.values()), **held}
 
 
-def assign_parts(table: pd.DataFrame, classes: list[str], ratios: dict, rounding: str, seed: int) -> pd.Series:
-    """A part name per row: each class is shuffled with its own seeded generator, then cut."""
+def assign_parts(table: pd.DataFrame, classes: list[str], ratios: dict, rounding: str, seed: int,
+                 by_group: bool = False) -> pd.Series:
+    """A part name per row: each class is shuffled with its own seeded generator, then cut.
+
+    by_group: groups (C-NMC subjects) are shuffled instead of rows and each whole group goes to the
+    part whose quota it fits best, so no subject spans two parts; counts then only approximate the ratios."""
     part = pd.Series("", index=table.index, dtype=object)
     for k, cls in enumerate(classes):
         rows = table.index[table["class"] == cls].to_numpy()
-        rows = rows[np.random.default_rng([seed, k]).permutation(len(rows))]
-        start = 0
-        for name, size in part_sizes(len(rows), ratios, rounding).items():
-            part[rows[start:start + size]] = name
-            start += size
+        rng = np.random.default_rng([seed, k])
+        quotas = part_sizes(len(rows), ratios, rounding)
+        if not by_group:
+            rows = rows[rng.permutation(len(rows))]
+            start = 0
+            for name, size in quotas.items():
+                part[rows[start:start + size]] = name
+                start += size
+            continue
+        groups = table.loc[rows].groupby("group", sort=True).groups
+        left = dict(quotas)
+        for g in rng.permutation(sorted(groups)):
+            members = groups[g]
+            name = max(left, key=lambda p: left[p])  # the part furthest from its quota takes the group
+            part[members] = name
+            left[name] -= len(members)
     return part
 
 
@@ -49,21 +65,21 @@ def oversample(train: pd.DataFrame, seed: int) -> pd.DataFrame:
     return out.sort_values(["label", "id", "copy"], kind="stable").reset_index(drop=True)
 
 
-def split(cfg: dict, exp: str, raw_manifest: str = layout.RAW_MANIFEST,
-          seg_manifest: str = layout.SEG_MANIFEST) -> dict[str, pd.DataFrame]:
-    spec = cfg["experiments"][exp]
-    classes = cfg["data"]["classes"]
-    raw = pd.read_csv(raw_manifest).sort_values("path", kind="stable").reset_index(drop=True)
-    table = pd.DataFrame({"id": raw["path"], "class": raw["class"]})
+def split(cfg: dict, exp: str) -> dict[str, pd.DataFrame]:
+    spec, dataset = cfg["experiments"][exp], dataset_of(cfg, exp)
+    classes = cfg["datasets"][dataset]["classes"]
+    raw = pd.read_csv(layout.raw_manifest(dataset), keep_default_na=False)
+    raw = raw.sort_values("path", kind="stable").reset_index(drop=True)
+    table = pd.DataFrame({"id": raw["path"], "class": raw["class"], "group": raw["group"]})
     table["label"] = table["class"].map({c: i for i, c in enumerate(classes)})
     if spec["images"] == "segmented":
-        seg = pd.read_csv(seg_manifest).set_index("source")
+        seg = pd.read_csv(layout.seg_manifest(dataset)).set_index("source")
         table["path"] = seg.loc[raw["path"], "path"].to_numpy()
     else:
         table["path"] = raw["path"]
     table["copy"] = 0
     table["part"] = assign_parts(table, classes, spec["split"]["ratios"], spec["split"]["rounding"],
-                                 spec["split"]["seed"])
+                                 spec["split"]["seed"], by_group=spec["split"].get("group_by", "none") == "group")
     out = {}
     for part in layout.PARTS:
         rows = table[table["part"] == part][COLUMNS].sort_values(["label", "id"], kind="stable")

@@ -21,6 +21,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from allrepro import layout, runtime
 from allrepro.fileio import atomic_path, write_csv, write_json
+from allrepro.params import classes as class_names
 from allrepro.params import experiment, model_spec
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamax": keras.optimizers.Adamax,
@@ -122,7 +123,7 @@ def train(cfg: dict, exp: str, model_name: str) -> dict:
     from allrepro.models.build import build_model
 
     setup = runtime.configure(cfg["train"])
-    spec, classes = model_spec(cfg, model_name), cfg["data"]["classes"]
+    spec, classes = model_spec(cfg, model_name), class_names(cfg, exp)
     size = spec["input_size"]
     x_train, y_train = load_part(exp, "train", size)
     val = load_part(exp, "val", size)

@@ -7,8 +7,8 @@ rule acquire:
     params:
         p=stage_params("acquire"),
     log:
-        "logs/acquire.log",
+        "logs/acquire/{ds}.log",
     conda:
         ENV
     shell:
-        stage_shell("acquire")
+        stage_shell("acquire", ds="{wildcards.ds}")

@@ -58,3 +58,4 @@ wildcard_constraints:
     model="[A-Za-z0-9_-]+",
     size=r"\d+",
     part="train|val|test",
+    ds="[A-Za-z0-9_-]+",

@@ -8,8 +8,8 @@ rule segment:
         p=stage_params("segment"),
     threads: workflow.cores
     log:
-        "logs/segment.log",
+        "logs/segment/{ds}.log",
     conda:
         ENV
     shell:
-        "ALLREPRO_WORKERS={threads} " + stage_shell("segment")
+        "ALLREPRO_WORKERS={threads} " + stage_shell("segment", ds="{wildcards.ds}")

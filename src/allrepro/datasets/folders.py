@@ -1,6 +1,18 @@
-"""Folder-per-class layouts: `<root>/<subset>/<class>/<image>` (the Kaggle ALL dataset's `Original/`)."""
+"""Dataset adapters: which files of a raw layout are images, their class, and their group (subject).
+
+Every adapter maps the list of relative paths of a download (zip members or files of a folder) to
+(path, class, group) triples, so a layout is checked before anything is extracted or copied.
+
+- `folders`: any folder-per-class dataset, `<subset>/<class>/<image>` (the Kaggle ALL dataset's
+  `Original/`); `subset` may be empty (`<class>/<image>` at the top, or one folder down).
+- `cnmc`: C-NMC 2019 (`kaggle:andrewmvd/leukemia-classification`),
+  `C-NMC_Leukemia/training_data/fold_{0,1,2}/{all,hem}/*.bmp`; the subject id parsed from names like
+  `UID_11_10_1_all.bmp` (subject 11) and `UID_H10_100_1_hem.bmp` (subject H10) becomes the group.
+"""
 from __future__ import annotations
 
+import re
+from collections import Counter
 from pathlib import Path, PurePosixPath
 
 import cv2
@@ -10,57 +22,75 @@ from tqdm import tqdm
 from allrepro.fileio import sha256_file
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+CNMC_NAME = re.compile(r"^UID_(H?\d+)_\d+_\d+_(all|hem)\.bmp$", re.IGNORECASE)
+CNMC_PATH = re.compile(r"(^|/)training_data/fold_\d+/(all|hem)/[^/]+$")
 
 
 class DatasetError(RuntimeError):
     """The raw data does not have the layout or content the params promise."""
 
 
-def count_members(names: list[str], subset: str) -> dict[str, int]:
-    """Images per class folder under `subset/` in a list of relative paths (zip members or files).
-
-    The subset may sit one folder down (some downloads wrap everything in a top folder)."""
-    counts: dict[str, int] = {}
+def folder_per_class(names: list[str], data: dict) -> list[tuple[str, str, str]]:
+    subset = data.get("subset") or ""
+    out = []
     for name in names:
         path = PurePosixPath(name)
         parts = path.parts
-        if len(parts) in (3, 4) and parts[-3] == subset and path.suffix.lower() in IMAGE_SUFFIXES:
-            counts[parts[-2]] = counts.get(parts[-2], 0) + 1
-    return counts
+        if path.suffix.lower() not in IMAGE_SUFFIXES or len(parts) < 2:
+            continue
+        parent = parts[:-2]
+        inside = (parent[-1:] == (subset,) and len(parent) <= 2) if subset else len(parent) <= 1
+        if inside and parts[-2] in data["classes"]:
+            out.append((name, parts[-2], ""))
+    return out
 
 
-def check_layout(counts: dict[str, int], classes: list[str], expected: dict[str, int], where: str,
-                 subset: str) -> None:
+def cnmc(names: list[str], data: dict) -> list[tuple[str, str, str]]:
+    out = []
+    for name in names:
+        match = CNMC_PATH.search(name)
+        if not match or PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        parsed = CNMC_NAME.match(PurePosixPath(name).name)
+        if not parsed:
+            raise DatasetError(f"{name}: not a C-NMC file name (UID_<subject>_<image>_<cell>_<all|hem>.bmp)")
+        out.append((name, match.group(2), parsed.group(1)))
+    return out
+
+
+ADAPTERS = {"folders": folder_per_class, "cnmc": cnmc}
+
+
+def select(names: list[str], data: dict) -> list[tuple[str, str, str]]:
+    return sorted(ADAPTERS[data["adapter"]](names, data))
+
+
+def check_layout(selected: list[tuple[str, str, str]], data: dict, where: str) -> None:
     """Fail, naming the folder, when a class is missing or its image count is not the expected one."""
-    missing = [c for c in classes if counts.get(c, 0) == 0]
+    counts = Counter(cls for _, cls, _ in selected)
+    missing = [c for c in data["classes"] if counts.get(c, 0) == 0]
     if missing:
-        raise DatasetError(f"{where}: missing class folder(s) {', '.join(f'{subset}/{c}' for c in missing)} "
-                           f"(found: {', '.join(sorted(counts)) or 'none'})")
-    wrong = [f"{subset}/{c}: {counts[c]} images, expected {expected[c]}" for c in classes if counts[c] != expected[c]]
+        raise DatasetError(f"{where}: missing class folder(s) {', '.join(missing)} "
+                           f"(adapter {data['adapter']}{', subset ' + data['subset'] if data.get('subset') else ''}; "
+                           f"found: {', '.join(sorted(counts)) or 'none'})")
+    expected = data["expected_counts"]
+    wrong = [f"{c}: {counts[c]} images, expected {expected[c]}" for c in data["classes"] if counts[c] != expected[c]]
     if wrong:
         raise DatasetError(f"{where}: unexpected image counts: " + "; ".join(wrong))
 
 
-def find_subset(root: Path, subset: str) -> Path:
-    for candidate in [root / subset, *sorted(root.glob(f"*/{subset}"))]:
-        if candidate.is_dir():
-            return candidate
-    raise DatasetError(f"{root}: no '{subset}/' folder in the dataset")
-
-
-def build_manifest(root: Path, subset: str, classes: list[str], rel_to: Path, final_root: Path) -> pd.DataFrame:
+def build_manifest(root: Path, data: dict, rel_to: Path, final_root: Path) -> pd.DataFrame:
     """Read every image once (so an unreadable file fails here, named) and record its facts.
 
     `root` is where the files are now (a temporary folder); paths are written as they will be once
     it is renamed to `final_root`, relative to `rel_to` (the project root)."""
-    base = find_subset(root, subset)
+    names = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
     rows = []
-    files = [(c, f) for c in classes for f in sorted((base / c).iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
-    for cls, file in tqdm(files, desc="manifest", unit="img", mininterval=2):
-        image = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)
+    for name, cls, group in tqdm(select(names, data), desc="manifest", unit="img", mininterval=2):
+        image = cv2.imread(str(root / name), cv2.IMREAD_UNCHANGED)
         if image is None:
-            raise DatasetError(f"{file.relative_to(root)}: unreadable image (not a decodable {file.suffix} file)")
-        final = final_root / file.relative_to(root)
-        rows.append({"path": final.relative_to(rel_to).as_posix(), "class": cls, "sha256": sha256_file(file),
-                     "width": image.shape[1], "height": image.shape[0]})
-    return pd.DataFrame(rows, columns=["path", "class", "sha256", "width", "height"])
+            raise DatasetError(f"{name}: unreadable image (not a decodable {Path(name).suffix} file)")
+        final = final_root / name
+        rows.append({"path": final.relative_to(rel_to).as_posix(), "class": cls, "group": group,
+                     "sha256": sha256_file(root / name), "width": image.shape[1], "height": image.shape[0]})
+    return pd.DataFrame(rows, columns=["path", "class", "group", "sha256", "width", "height"])

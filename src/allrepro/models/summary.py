@@ -31,7 +31,7 @@ def parameter_counts(spec: dict, n_classes: int) -> dict:
 def print_models(cfg: dict, names: list[str] | None = None) -> None:
     from allrepro.params import model_spec
 
-    n = len(cfg["data"]["classes"])
+    n = len(next(iter(cfg["datasets"].values()))["classes"])  # the head's size barely matters here
     print(f"{'model':<28} {'backbone':<16} {'input':>5} {'total':>12}  trainable per phase")
     for name in names or cfg["models"]:
         spec = model_spec(cfg, name)
