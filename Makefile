@@ -29,4 +29,5 @@ dvc-repro: setup
 	$(VENV)/bin/dvc repro
 
 clean:
-	rm -rf data/raw data/interim data/processed models/* reports/*/ logs .snakemake
+	rm -rf data/raw data/interim data/processed logs .snakemake
+	find models reports -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
