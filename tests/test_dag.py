@@ -126,3 +126,25 @@ def test_dvc_repro_runs_noops_and_reruns_only_the_report(tiny):
     assert dvc_stages(changed.stdout) == ["ensemble_patel", "report_patel"]
     metrics = run(["dvc", "metrics", "show", "--json"], project, env).stdout
     assert "reports/idrees/quick_cnn/metrics.json" in metrics and "accuracy" in metrics
+
+
+def test_corrected_images_are_consistent_with_the_predictions(tiny):
+    """Every listed image is wrong for that member and right for the ensemble, and none is missing."""
+    import pandas as pd
+
+    project, _ = tiny
+    reports = project / "reports/patel"
+    ensemble = pd.read_csv(reports / "ensemble/predictions.csv").set_index("path")
+    corrected = pd.read_csv(reports / "ensemble/corrected.csv")
+    for member in ("quick_cnn", "quick_cnn_b"):
+        preds = pd.read_csv(reports / member / "predictions_test.csv").set_index("path")
+        fixed = preds[(preds["pred"] != preds["true"]) & (ensemble.loc[preds.index, "pred"] == preds["true"])]
+        listed = corrected[corrected["member"] == member]
+        for kind in ("FN->TP", "FP->TN"):
+            rows = listed[listed["kind"] == kind]
+            assert sorted(rows["path"]) == sorted(fixed.index)
+            expected = fixed["true"] if kind == "FN->TP" else fixed["pred"]
+            assert dict(zip(rows["path"], rows["class"])) == expected.to_dict()
+        for path in listed["path"]:
+            link = reports / "ensemble/corrected" / member / "FN_to_TP" / preds.loc[path, "true"] / Path(path).name
+            assert link.is_symlink() and link.resolve() == (project / path).resolve()
