@@ -159,6 +159,13 @@ def ensemble(cfg: dict, exp: str, members_names: list[str]) -> dict:
                "test_row_of_validation_choice": test_row.iloc[0].to_dict() if len(test_row) else None,
                "corrected_counts": corrected.groupby(["member", "kind", "class"]).size().rename("n").reset_index()
                .to_dict(orient="records")}
+    from allrepro.evaluate import plot_confusion, plot_roc
+    if covered.any():
+        cm = np.array(metrics["covered_metrics"]["confusion_matrix"])
+    else:
+        cm = np.zeros((len(classes), len(classes)), int)
+    plot_confusion(cm, classes, f"{exp} / ensemble (covered images)", layout.ensemble_file(exp, "confusion.png"))
+    plot_roc(y, combined, classes, f"{exp} / ensemble", layout.ensemble_file(exp, "roc.png"))
     write_json(metrics, layout.ensemble_file(exp, "metrics.json"))
     print(f"ensemble {exp}: weights {weights}, gamma {gamma} (chosen on {metrics['selected_on']}): "
           f"coverage {metrics['coverage']:.3f}, accuracy (all) {metrics['accuracy_all']:.4f}, "

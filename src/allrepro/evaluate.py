@@ -52,6 +52,28 @@ def plot_confusion(cm: np.ndarray, classes: list[str], title: str, path: str | P
     plt.close(fig)
 
 
+def plot_roc(y: np.ndarray, proba: np.ndarray, classes: list[str], title: str, path: str | Path) -> None:
+    """One-vs-rest ROC curve per class, AUC in the legend (classes absent from y are skipped)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    fig, ax = plt.subplots(figsize=(4.8, 4.2), dpi=110)
+    for i, c in enumerate(classes):
+        positive = y == i
+        if 0 < positive.sum() < len(y):
+            fpr, tpr, _ = roc_curve(positive, proba[:, i])
+            ax.plot(fpr, tpr, label=f"{c} (AUC {roc_auc_score(positive, proba[:, i]):.3f})")
+    ax.plot([0, 1], [0, 1], ":", color="grey")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
+    plt.close(fig)
+
+
 def evaluate(cfg: dict, exp: str, model_name: str) -> dict:
     import keras
 
@@ -76,6 +98,7 @@ def evaluate(cfg: dict, exp: str, model_name: str) -> dict:
     cm = np.array(metrics["confusion_matrix"])
     write_csv(confusion_table(cm, classes), layout.eval_file(exp, model_name, "confusion.csv"))
     plot_confusion(cm, classes, f"{exp} / {model_name}", layout.eval_file(exp, model_name, "confusion.png"))
+    plot_roc(y, proba, classes, f"{exp} / {model_name}", layout.eval_file(exp, model_name, "roc.png"))
     write_json(metrics, layout.eval_file(exp, model_name, "metrics.json"))
     print(f"evaluate {exp}/{model_name}: accuracy {metrics['accuracy']:.4f}, MCC {metrics['mcc']:.4f} "
           f"on {metrics['n']} test images")

@@ -37,8 +37,9 @@ def model_dir(exp: str, model: str) -> str:
 
 
 MODEL_FILES = ("model.keras", "history.csv", "labels.json")
-EVAL_FILES = ("predictions_test.csv", "predictions_val.csv", "metrics.json", "confusion.csv", "confusion.png")
-ENSEMBLE_FILES = ("grid.csv", "predictions.csv", "corrected.csv", "metrics.json")
+EVAL_FILES = ("predictions_test.csv", "predictions_val.csv", "metrics.json", "confusion.csv", "confusion.png",
+              "roc.png")
+ENSEMBLE_FILES = ("grid.csv", "predictions.csv", "corrected.csv", "metrics.json", "confusion.png", "roc.png")
 
 
 def model_file(exp: str, model: str, name: str) -> str:

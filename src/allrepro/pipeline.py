@@ -97,7 +97,8 @@ def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part=
             deps.update({f"{m}_{p}": layout.eval_file(exp, m, f"predictions_{p}.csv") for p in ("val", "test")})
     elif stage == "report":
         if ensemble_members(cfg, exp):
-            deps.update({f"ensemble_{f.split('.')[0]}": layout.ensemble_file(exp, f) for f in ("metrics.json", "grid.csv")})
+            deps.update({f"ensemble_{f.replace('.', '_')}": layout.ensemble_file(exp, f)
+                         for f in ("metrics.json", "grid.csv", "confusion.png", "roc.png")})
         deps.update(raw=layout.raw_manifest(ds), **{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS})
         if segmented:
             deps.update(seg=layout.seg_manifest(ds))
@@ -105,7 +106,8 @@ def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part=
             deps.update({f"{m}_history": layout.model_file(exp, m, "history.csv"),
                          f"{m}_labels": layout.model_file(exp, m, "labels.json"),
                          f"{m}_metrics": layout.eval_file(exp, m, "metrics.json"),
-                         f"{m}_confusion": layout.eval_file(exp, m, "confusion.png")})
+                         f"{m}_confusion": layout.eval_file(exp, m, "confusion.png"),
+                         f"{m}_roc": layout.eval_file(exp, m, "roc.png")})
     return deps
 
 
