@@ -82,3 +82,21 @@ def test_generic_folder_per_class_with_mixed_formats(tmp_path, monkeypatch):
     data["expected_counts"]["c"] = 4
     with pytest.raises(AcquireError, match="c: 3 images, expected 4"):
         acquire(data, f"file:{tmp_path / 'src'}", "generic2")
+
+
+@pytest.mark.dag
+def test_pushpalatha_runs_end_to_end_on_a_generated_cnmc_layout(tmp_path):
+    from conftest import make_project, tiny_params
+
+    archive = zip_folder(write_cnmc(tmp_path / "src"), tmp_path / "cnmc.zip")
+    cfg = tiny_params()
+    cfg["datasets"]["cnmc"] = cnmc_data()
+    cfg["experiments"] = {"pushpalatha": BASE["experiments"]["pushpalatha"]}
+    cfg["experiment"] = "pushpalatha"
+    project = make_project(tmp_path / "p", cfg, archive)
+    env = {**project_env(archive), "ALLREPRO_DATA_SOURCE_CNMC": f"file:{archive}"}
+    run(["snakemake", "--cores", "2", "--resources", "gpu=1"], project, env)
+    metrics = pd.read_json(project / "reports/pushpalatha/quick_cnn/metrics.json", typ="series")
+    assert metrics["n"] == len(pd.read_csv(project / "data/processed/pushpalatha/split/test.csv"))
+    report = (project / "reports/pushpalatha/report.html").read_text()
+    assert "pushpalatha Table I" in report and "quick_cnn stands in" in report

@@ -41,3 +41,10 @@ def test_idrees_table2_and_patel_counts_on_real_data(real_project):
     assert len(train) == 2560 and counts(train) == [640] * 4
     assert set(train["id"]) == set(unique["id"])  # oversampling only repeats training rows
     assert len(pd.read_csv(real_project / "data/processed/patel/split/val.csv")) == 0
+
+    # patel_val: the same 1139 test images as patel, a 10% validation part taken from patel's training part
+    run(["allrepro", "split", "--experiment", "patel_val"], real_project)
+    val_test = pd.read_csv(real_project / "data/processed/patel_val/split/test.csv")
+    val_val = pd.read_csv(real_project / "data/processed/patel_val/split/val.csv")
+    assert sorted(val_test["id"]) == sorted(test["id"])
+    assert counts(val_val) == [50, 99, 96, 80] and set(val_val["id"]) <= set(unique["id"])

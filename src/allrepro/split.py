@@ -22,9 +22,10 @@ COLUMNS = ["id", "path", "class", "label", "group", "copy"]
 
 
 def part_sizes(n: int, ratios: dict[str, float], rounding: str) -> dict[str, int]:
-    """Images of one class per part; training takes what the held-out parts leave."""
-    held = {p: ROUNDING[rounding](n * r - 1e-9 if rounding == "ceil" else n * r)
-            for p, r in ratios.items() if p != "train"}
+    """Images of one class per part, in the fixed order train, val, test (never the order of the keys in a
+    YAML file, so the same ratios always cut the same images); training takes what the held-out parts leave."""
+    held = {p: ROUNDING[rounding](n * ratios[p] - 1e-9 if rounding == "ceil" else n * ratios[p])
+            for p in layout.PARTS if p != "train" and p in ratios}
     return {"train": n - sum(held.values()), **held}
 
 
