@@ -2,6 +2,7 @@
 complete runs, no-op reruns, a report-only change, and the two entry points kept in step."""
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import re
@@ -20,7 +21,11 @@ pytestmark = pytest.mark.dag
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("dag")
     data = zip_folder(write_dataset(root / "src", 10), root / "tiny.zip")
-    return make_project(root / "project", tiny_params(), data), project_env(data)
+    cfg = tiny_params()
+    # patel with another ensemble rule only: same training inputs, so it must reuse patel's models
+    cfg["experiments"]["patel_best"] = copy.deepcopy(cfg["experiments"]["patel"])
+    cfg["experiments"]["patel_best"]["ensemble"].update(fallback="best", thresholds=[0.9])
+    return make_project(root / "project", cfg, data), project_env(data)
 
 
 def snakemake_jobs(output: str) -> list[str]:
@@ -54,7 +59,9 @@ def test_snakemake_runs_the_whole_dag(tiny):
     jobs = snakemake_jobs(out.stdout + out.stderr)
     assert sorted(set(jobs)) == ["acquire", "all", "cache", "ensemble", "evaluate", "report", "segment", "split",
                                  "train"]
-    for exp in ("idrees", "patel"):
+    # one training job per (model, training inputs): patel_best evaluates patel's models
+    assert jobs.count("train") == 3 and jobs.count("evaluate") == 5, jobs
+    for exp in ("idrees", "patel", "patel_best"):
         assert "<html" in (project / f"reports/{exp}/report.html").read_text()[:2000].lower()
 
 
@@ -71,7 +78,7 @@ def test_snakemake_report_param_reruns_only_the_report(tiny):
     project, env = tiny
     set_param(project, "report.title", "changed by test (snakemake)")
     out = run(SNAKEMAKE, project, env)
-    assert sorted(snakemake_jobs(out.stdout + out.stderr)) == ["all", "report", "report"]  # idrees and patel
+    assert sorted(snakemake_jobs(out.stdout + out.stderr)) == ["all", "report", "report", "report"]
     assert "changed by test (snakemake)" in (project / "reports/idrees/report.html").read_text()
 
 
@@ -119,7 +126,7 @@ def test_dvc_repro_runs_noops_and_reruns_only_the_report(tiny):
 
     set_param(project, "report.title", "changed by test (dvc)")
     changed = run(["dvc", "repro"], project, env)
-    assert sorted(dvc_stages(changed.stdout)) == ["report_idrees", "report_patel"]
+    assert sorted(dvc_stages(changed.stdout)) == ["report_idrees", "report_patel", "report_patel_best"]
     assert "changed by test (dvc)" in (project / "reports/idrees/report.html").read_text()
     set_param(project, "experiments.patel.ensemble.weights", [[0.5, 0.5], [0.2, 0.8]])
     changed = run(["dvc", "repro"], project, env)
@@ -148,3 +155,17 @@ def test_corrected_images_are_consistent_with_the_predictions(tiny):
         for path in listed["path"]:
             link = reports / "ensemble/corrected" / member / "FN_to_TP" / preds.loc[path, "true"] / Path(path).name
             assert link.is_symlink() and link.resolve() == (project / path).resolve()
+
+
+def test_a_model_shared_by_experiments_is_trained_once(tiny):
+    """patel_best differs from patel only in its ensemble: no train stage of its own, and its evaluation
+    reads patel's model under both tools."""
+    project, env = tiny
+    stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
+    assert sorted(n for n in stages if n.startswith("train_")) == [
+        "train_idrees_quick_cnn", "train_patel_quick_cnn", "train_patel_quick_cnn_b"]
+    assert "models/patel/quick_cnn_b/model.keras" in stages["evaluate_patel_best_quick_cnn_b"]["deps"]
+    dry = run(["snakemake", "-n", "--cores", "1", "--forceall", "--config", "experiment=patel_best"], project, env)
+    text = dry.stdout + dry.stderr
+    assert sorted(set(re.findall(r"models/(\w+)/\w+/model\.keras", text))) == ["patel"]
+    assert not (project / "models/patel_best").exists()

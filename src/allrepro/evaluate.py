@@ -11,6 +11,7 @@ import pandas as pd
 from allrepro import layout
 from allrepro.fileio import atomic_path, write_csv, write_json
 from allrepro.metrics import classification_metrics
+from allrepro.params import trained_in
 
 
 def predictions_frame(manifest: pd.DataFrame, proba: np.ndarray, classes: list[str]) -> pd.DataFrame:
@@ -80,9 +81,10 @@ def evaluate(cfg: dict, exp: str, model_name: str) -> dict:
     from allrepro.models import layers  # noqa: F401  (registers the custom layer for loading)
     from allrepro.train import load_part
 
-    info = json.loads(Path(layout.model_file(exp, model_name, "labels.json")).read_text())
+    owner = trained_in(cfg, exp, model_name)  # the experiment that trained it (maybe shared with others)
+    info = json.loads(Path(layout.model_file(owner, model_name, "labels.json")).read_text())
     classes = info["classes"]
-    model = keras.saving.load_model(layout.model_file(exp, model_name, "model.keras"))
+    model = keras.saving.load_model(layout.model_file(owner, model_name, "model.keras"))
     probas = {}
     for part in ("val", "test"):  # validation predictions feed the ensemble's choice of weights
         x, y = load_part(exp, part, info["input_size"])

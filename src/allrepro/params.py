@@ -164,6 +164,21 @@ def ensemble_members(cfg: dict, name: str | None = None) -> list[str]:
     return list(spec["members"][cfg["profile"]]) if spec else []
 
 
+# What a trained model depends on besides its own block and the global `train:`/profile settings.
+TRAINING_INPUTS = ("dataset", "images", "split", "oversample", "class_weights")
+
+
+def trained_in(cfg: dict, exp: str, model: str) -> str:
+    """The experiment whose job trains `model` for `exp`: the first experiment (in params order) that
+    trains it on identical inputs. Experiments that differ only in their ensemble, tables or report
+    share one trained model instead of training it twice."""
+    inputs = {k: cfg["experiments"][exp].get(k) for k in TRAINING_INPUTS}
+    for other, spec in cfg["experiments"].items():
+        if model in models_for(cfg, other) and {k: spec.get(k) for k in TRAINING_INPUTS} == inputs:
+            return other
+    return exp
+
+
 def model_spec(cfg: dict, name: str) -> dict:
     """A model's block with the global training settings it inherits filled in."""
     spec = copy.deepcopy(cfg["models"][name])

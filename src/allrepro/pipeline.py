@@ -8,7 +8,7 @@ DAG Snakemake really builds.
 from __future__ import annotations
 
 from allrepro import layout
-from allrepro.params import dataset_of, ensemble_members, model_spec, models_for
+from allrepro.params import dataset_of, ensemble_members, model_spec, models_for, trained_in
 
 STAGES = ("acquire", "segment", "split", "cache", "train", "evaluate", "ensemble", "report")
 CODE = {  # source files whose change must rerun a stage (DVC `deps`, Snakemake inputs)
@@ -89,9 +89,11 @@ def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part=
             deps.update({f"{p}_csv": layout.split_csv(exp, p), f"{p}_npy": layout.cache_npy(exp, size, p)})
     elif stage == "evaluate":
         size = model_spec(cfg, model)["input_size"]
-        deps.update(model=layout.model_file(exp, model, "model.keras"),
-                    labels=layout.model_file(exp, model, "labels.json"),
-                    test_csv=layout.split_csv(exp, "test"), test_npy=layout.cache_npy(exp, size, "test"))
+        owner = trained_in(cfg, exp, model)
+        deps.update(model=layout.model_file(owner, model, "model.keras"),
+                    labels=layout.model_file(owner, model, "labels.json"),
+                    **{f"{p}_{k}": path for p in ("val", "test")
+                       for k, path in (("csv", layout.split_csv(exp, p)), ("npy", layout.cache_npy(exp, size, p)))})
     elif stage == "ensemble":
         for m in ensemble_members(cfg, exp):
             deps.update({f"{m}_{p}": layout.eval_file(exp, m, f"predictions_{p}.csv") for p in ("val", "test")})
@@ -103,8 +105,9 @@ def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part=
         if segmented:
             deps.update(seg=layout.seg_manifest(ds))
         for m in models_for(cfg, exp):
-            deps.update({f"{m}_history": layout.model_file(exp, m, "history.csv"),
-                         f"{m}_labels": layout.model_file(exp, m, "labels.json"),
+            owner = trained_in(cfg, exp, m)
+            deps.update({f"{m}_history": layout.model_file(owner, m, "history.csv"),
+                         f"{m}_labels": layout.model_file(owner, m, "labels.json"),
                          f"{m}_metrics": layout.eval_file(exp, m, "metrics.json"),
                          f"{m}_confusion": layout.eval_file(exp, m, "confusion.png"),
                          f"{m}_roc": layout.eval_file(exp, m, "roc.png")})
@@ -121,21 +124,34 @@ def command(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}
 
 
 def jobs(cfg: dict, experiments: list[str] | None = None) -> list[dict]:
-    """Every job of the DAG for the chosen experiments, in run order, with concrete paths."""
+    """Every job of the DAG for the chosen experiments, in run order, with concrete paths. A model is
+    trained once, in the job of the experiment `trained_in` names, and evaluated by every experiment."""
     experiments = experiments or list(cfg["experiments"])
-    datasets = list(dict.fromkeys(dataset_of(cfg, e) for e in experiments))
+    trained = {e: [] for e in cfg["experiments"]}  # experiment -> the models its train jobs make
+    for exp in experiments:
+        for m in models_for(cfg, exp):
+            trained[trained_in(cfg, exp, m)].append(m)
+    helpers = [e for e in cfg["experiments"] if trained[e] and e not in experiments]  # train for others only
+    everything = helpers + experiments
+    datasets = list(dict.fromkeys(dataset_of(cfg, e) for e in everything))
     out = [_job(cfg, "acquire", {"ds": ds}) for ds in datasets]
     out += [_job(cfg, "segment", {"ds": ds}) for ds in datasets
-            if any(dataset_of(cfg, e) == ds and cfg["experiments"][e]["images"] == "segmented" for e in experiments)]
-    for exp in experiments:
-        models = models_for(cfg, exp)
-        sizes = sorted({model_spec(cfg, m)["input_size"] for m in models})
+            if any(dataset_of(cfg, e) == ds and cfg["experiments"][e]["images"] == "segmented" for e in everything)]
+    for exp in everything:
+        models = models_for(cfg, exp) if exp in experiments else []
+        own = list(dict.fromkeys(trained[exp]))
+        parts = {}  # input size -> the cached parts its jobs read: training reads train+val, evaluation val+test
+        for m, needs in [(m, ("train", "val")) for m in own] + [(m, ("val", "test")) for m in models]:
+            parts.setdefault(model_spec(cfg, m)["input_size"], set()).update(needs)
         out.append(_job(cfg, "split", {"exp": exp}))
-        out += [_job(cfg, "cache", {"exp": exp, "size": s, "part": p}) for s in sizes for p in layout.PARTS]
-        out += [_job(cfg, st, {"exp": exp, "model": m}) for st in ("train", "evaluate") for m in models]
-        if ensemble_members(cfg, exp):
+        out += [_job(cfg, "cache", {"exp": exp, "size": s, "part": p})
+                for s in sorted(parts) for p in layout.PARTS if p in parts[s]]
+        out += [_job(cfg, "train", {"exp": exp, "model": m}) for m in own]
+        out += [_job(cfg, "evaluate", {"exp": exp, "model": m}) for m in models]
+        if models and ensemble_members(cfg, exp):
             out.append(_job(cfg, "ensemble", {"exp": exp}))
-        out.append(_job(cfg, "report", {"exp": exp}))
+        if models:
+            out.append(_job(cfg, "report", {"exp": exp}))
     return out
 
 

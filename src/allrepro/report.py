@@ -13,7 +13,7 @@ import pandas as pd
 from allrepro import layout
 from allrepro.fileio import atomic_path
 from allrepro.params import classes as class_names
-from allrepro.params import dataset_of, models_for
+from allrepro.params import dataset_of, models_for, trained_in
 
 TEMPLATE = "workflow/notebooks/report.ipynb"
 
@@ -55,18 +55,19 @@ def per_class_table(exp: str, model: str) -> pd.DataFrame:
     return pd.DataFrame(met["per_class"]).T.round(4)
 
 
-def training_info(exp: str, models: list[str]) -> pd.DataFrame:
-    rows = {m: json.loads(Path(layout.model_file(exp, m, "labels.json")).read_text()) for m in models}
-    keep = ["backbone", "input_size", "weights", "train_rows", "epochs", "params_total", "seconds"]
+def training_info(cfg: dict, exp: str, models: list[str]) -> pd.DataFrame:
+    rows = {m: {**json.loads(Path(layout.model_file(trained_in(cfg, exp, m), m, "labels.json")).read_text()),
+                "trained in": trained_in(cfg, exp, m)} for m in models}
+    keep = ["backbone", "input_size", "weights", "train_rows", "epochs", "params_total", "seconds", "trained in"]
     return pd.DataFrame(rows).T[keep]
 
 
-def plot_histories(exp: str, models: list[str]):
+def plot_histories(cfg: dict, exp: str, models: list[str]):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for m in models:
-        h = pd.read_csv(layout.model_file(exp, m, "history.csv"))
+        h = pd.read_csv(layout.model_file(trained_in(cfg, exp, m), m, "history.csv"))
         for ax, metric in zip(axes, ("accuracy", "loss")):
             ax.plot(h["epoch"], h[metric], label=f"{m} train")
             if f"val_{metric}" in h:

@@ -55,7 +55,7 @@ def stage_shell(stage, **wildcards):
 
 wildcard_constraints:
     exp="[A-Za-z0-9_-]+",
-    model="[A-Za-z0-9_-]+",
+    model="(?!ensemble/)[A-Za-z0-9_-]+",  # reports/<exp>/ensemble/ belongs to the ensemble rule
     size=r"\d+",
     part="train|val|test",
     ds="[A-Za-z0-9_-]+",

@@ -9,6 +9,7 @@ import pandas as pd
 import yaml
 
 from allrepro import layout
+from allrepro.params import trained_in
 
 
 def paper_values() -> dict:
@@ -40,12 +41,12 @@ def print_models(cfg: dict, names: list[str] | None = None) -> None:
         print(f"{name:<28} {spec['backbone']:<16} {spec['input_size']:>5} {counts['total']:>12,}  {phases}", flush=True)
 
 
-def parameter_table(exp: str, models: list[str]) -> pd.DataFrame:
+def parameter_table(cfg: dict, exp: str, models: list[str]) -> pd.DataFrame:
     """Our counts (recorded by training) beside idrees Table 4 where the paper has the model."""
     paper = paper_values()["idrees"]["table4"]
     rows = []
     for m in models:
-        info = json.loads(Path(layout.model_file(exp, m, "labels.json")).read_text())
+        info = json.loads(Path(layout.model_file(trained_in(cfg, exp, m), m, "labels.json")).read_text())
         row = {"model": m, "backbone": info["backbone"], "total": info["params_total"]}
         for i, t in enumerate(info.get("params_trainable", []), start=1):
             row[f"trainable phase {i}"] = t
