@@ -16,6 +16,7 @@ include: "workflow/rules/split.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/ensemble.smk"
+include: "workflow/rules/audit.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -35,13 +35,25 @@ def cell_image(label: int, index: int, size: int = 48) -> np.ndarray:
     return image
 
 
+def reference_image(label: int, index: int, size: int = 48) -> np.ndarray:
+    """The dataset's own "Segmented" version of cell_image: the nuclei on black."""
+    image = cell_image(label, index, size)
+    image[~np.all(image == (160, 50, 90), axis=2)] = 0
+    return image
+
+
 def write_dataset(root: Path, n_per_class: int = 10, size: int = 48, subset: str = "Original",
-                  classes=CLASSES, ext: str = ".jpg") -> Path:
+                  classes=CLASSES, ext: str = ".jpg", reference: str | None = "Segmented") -> Path:
+    """A folder-per-class dataset in the Kaggle ALL layout, with its `Segmented/` twin (PNG-quality
+    masks would be too kind: the reference is written in the same format as the images)."""
     for label, cls in enumerate(classes):
-        folder = root / subset / cls
-        folder.mkdir(parents=True, exist_ok=True)
-        for i in range(n_per_class):
-            cv2.imwrite(str(folder / f"{cls}-{i:03d}{ext}"), cell_image(label, i, size))
+        for folder_name, make in ((subset, cell_image), (reference, reference_image)):
+            if folder_name is None:
+                continue
+            folder = root / folder_name / cls
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n_per_class):
+                cv2.imwrite(str(folder / f"{cls}-{i:03d}{ext}"), make(label, i, size))
     return root
 
 
@@ -56,6 +68,8 @@ def zip_folder(folder: Path, out: Path) -> Path:
 def tiny_params(n_per_class: int = 10, size: int = 32, epochs: int = 1) -> dict:
     cfg = yaml.safe_load((ROOT / "params.yaml").read_text())
     cfg["datasets"]["mehradaria"]["expected_counts"] = {c: n_per_class for c in CLASSES}
+    cfg["datasets"]["mehradaria"]["image_size"] = None  # generated images are smaller than the real 224 px
+    cfg["audit"]["bootstrap"]["resamples"] = 200
     for name in ("quick_cnn", "quick_cnn_b"):
         cfg["models"][name]["input_size"] = size
         cfg["models"][name]["batch_size"] = 8

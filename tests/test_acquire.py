@@ -21,6 +21,7 @@ def cfg_for(n: int = 4) -> dict:
     """The mehradaria dataset block, expecting n images per class."""
     data = copy.deepcopy(BASE["datasets"]["mehradaria"])
     data["expected_counts"] = {c: n for c in CLASSES}
+    data["image_size"] = [48, 48]  # write_dataset's default
     return data
 
 
@@ -80,7 +81,7 @@ def test_wrong_count(project):
 def test_unreadable_image_is_named(project):
     src = write_dataset(project / "src", 4)
     (src / "Original" / "Early" / "Early-002.jpg").write_bytes(b"not a jpeg at all")
-    with pytest.raises(AcquireError, match="Early-002.jpg: unreadable image"):
+    with pytest.raises(AcquireError, match="Early-002.jpg: unreadable"):
         acquire(cfg_for(), f"file:{zip_folder(src, project / 'd.zip')}", "mehradaria")
     assert_nothing_left(project)
 

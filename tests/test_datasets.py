@@ -32,6 +32,7 @@ def write_cnmc(root):
 def cnmc_data() -> dict:
     data = copy.deepcopy(BASE["datasets"]["cnmc"])
     data["expected_counts"] = {c: sum(n for _, n in SUBJECTS[c]) for c in SUBJECTS}
+    data["image_size"] = [40, 40]
     return data
 
 

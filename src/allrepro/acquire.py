@@ -22,7 +22,7 @@ class AcquireError(RuntimeError):
     """The source could not be fetched or is not the dataset we expect."""
 
 
-def acquire(data: dict, source: str, dataset: str, project_root: str = ".") -> None:
+def acquire(data: dict, source: str, dataset: str, project_root: str = ".", on_bad_file: str = "fail") -> None:
     """Fetch one dataset (a block of `datasets:` in params.yaml) into data/raw/<dataset>/."""
     out_dir, manifest = layout.raw_dir(dataset), layout.raw_manifest(dataset)
     kind, _, ref = source.partition(":")
@@ -48,11 +48,13 @@ def acquire(data: dict, source: str, dataset: str, project_root: str = ".") -> N
             else:
                 raise AcquireError(f"data source {source!r}: {path} does not exist")
         try:
-            df = build_manifest(tmp, data, root, (root / out_dir))
+            df, bad = build_manifest(tmp, data, root, (root / out_dir), on_bad_file)
         except DatasetError as exc:
             raise AcquireError(str(exc)) from exc
+    write_csv(bad, layout.raw_bad_files(dataset))
     write_csv(df, manifest)
-    print(f"acquire {dataset}: {len(df)} images in {len(data['classes'])} classes -> {manifest}")
+    skipped = f"; {len(bad)} bad file(s) skipped, listed in {layout.raw_bad_files(dataset)}" if len(bad) else ""
+    print(f"acquire {dataset}: {len(df)} images in {len(data['classes'])} classes -> {manifest}{skipped}")
 
 
 def _check(names: list[str], data: dict, where: str) -> None:

@@ -30,6 +30,10 @@ def parser() -> argparse.ArgumentParser:
         "train": "train one model of one experiment",
         "evaluate": "predict the validation and test parts and write metrics",
         "ensemble": "weighted-threshold ensemble of an experiment's members (patel eq. 8)",
+        "duplicates": "exact and near-duplicate clusters of a dataset (reports/audit/<dataset>/)",
+        "agreement": "Dice/IoU of our HSV masks against the dataset's own segmented images",
+        "audit": "leakage, colour-only baselines, bootstrap intervals, McNemar and the papers' numbers",
+        "fit-hsv": "search the HSV bounds that best agree with the dataset's segmented images (training part)",
         "report": "render one experiment's HTML report (papermill)",
         "models": "list the models in params.yaml with their parameter counts",
         "dvc-yaml": "write dvc.yaml from the stage table (or --check it is up to date)",
@@ -37,17 +41,20 @@ def parser() -> argparse.ArgumentParser:
     for name, help_ in specs.items():
         sub = subs.add_parser(name, help=help_, description=help_)
         _common(sub)
-        if name in ("split", "cache", "train", "evaluate", "ensemble", "report"):
+        if name in ("split", "cache", "train", "evaluate", "ensemble", "audit", "fit-hsv", "report"):
             sub.add_argument("--experiment", required=True)
         if name in ("train", "evaluate"):
             sub.add_argument("--model", required=True)
-        if name in ("acquire", "segment"):
+        if name in ("acquire", "segment", "duplicates", "agreement"):
             sub.add_argument("--dataset", required=True, help="a key of `datasets:` in params.yaml")
         if name == "cache":
             sub.add_argument("--size", type=int, required=True)
             sub.add_argument("--part", choices=["train", "val", "test"], required=True)
         if name == "segment":
             sub.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+        if name == "fit-hsv":
+            sub.add_argument("--out", default="params.fitted-hsv.yaml", help="params file to write (a segment: block)")
+            sub.add_argument("--images-per-class", type=int, default=None)
         if name == "models":
             sub.add_argument("names", nargs="*", help="models to list (default: all in params.yaml)")
         if name == "dvc-yaml":
@@ -59,7 +66,7 @@ def parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     cfg = P.load(args.params, args.overrides)
     cmd = args.command
-    if cmd in ("split", "cache", "train", "evaluate", "ensemble", "report") and args.experiment not in cfg["experiments"]:
+    if cmd in ("split", "cache", "train", "evaluate", "ensemble", "audit", "fit-hsv", "report") and args.experiment not in cfg["experiments"]:
         raise P.ParamsError(f"--experiment {args.experiment!r}: not in params key 'experiments'")
     if getattr(args, "dataset", None) and args.dataset not in cfg["datasets"]:
         raise P.ParamsError(f"--dataset {args.dataset!r}: not in params key 'datasets'")
@@ -69,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.params}: valid (profile {cfg['profile']}, experiment {cfg['experiment']})")
     elif cmd == "acquire":
         from allrepro.acquire import acquire
-        acquire(cfg["datasets"][args.dataset], P.data_source(cfg, args.dataset), args.dataset)
+        acquire(cfg["datasets"][args.dataset], P.data_source(cfg, args.dataset), args.dataset,
+                on_bad_file=cfg["data"]["on_bad_file"])
     elif cmd == "segment":
         from allrepro.segment import segment
         segment(cfg, args.dataset, workers=args.workers or int(os.environ.get("ALLREPRO_WORKERS", 0)) or None)
@@ -94,6 +102,25 @@ def run(args: argparse.Namespace) -> int:
         if not members:
             raise P.ParamsError(f"experiments.{args.experiment}: no 'ensemble' block")
         ensemble(cfg, args.experiment, members)
+    elif cmd == "duplicates":
+        from allrepro.audit.duplicates import duplicates
+        duplicates(cfg, args.dataset)
+    elif cmd == "agreement":
+        from allrepro.audit.segmentation import agreement
+        if not cfg["datasets"][args.dataset].get("reference_masks"):
+            raise P.ParamsError(f"datasets.{args.dataset}.reference_masks: not set (no segmented images to compare with)")
+        agreement(cfg, args.dataset)
+    elif cmd == "audit":
+        from allrepro.audit.stage import audit
+        audit(cfg, args.experiment)
+    elif cmd == "fit-hsv":
+        from allrepro.audit.segmentation import fit_hsv, write_fitted
+        if not cfg["datasets"][P.dataset_of(cfg, args.experiment)].get("reference_masks"):
+            raise P.ParamsError(f"experiments.{args.experiment}: its dataset has no reference_masks to fit against")
+        result = fit_hsv(cfg, args.experiment, args.images_per_class)
+        write_fitted(result, args.out)
+        print(f"fit-hsv {args.experiment}: default {result['default']} -> fitted {result['fitted']} "
+              f"on {result['images']} training images; wrote {args.out}")
     elif cmd == "report":
         from allrepro.report import render_report
         render_report(cfg, args.experiment, args.params, args.overrides)

@@ -12,6 +12,10 @@ def raw_manifest(ds: str) -> str:
     return f"data/raw/{ds}/manifest.csv"
 
 
+def raw_bad_files(ds: str) -> str:
+    return f"data/raw/{ds}/bad_files.csv"
+
+
 def seg_dir(ds: str) -> str:
     return f"data/interim/{ds}/segmented"
 
@@ -39,6 +43,7 @@ def model_dir(exp: str, model: str) -> str:
 MODEL_FILES = ("model.keras", "history.csv", "labels.json")
 EVAL_FILES = ("predictions_test.csv", "predictions_val.csv", "metrics.json", "confusion.csv", "confusion.png",
               "roc.png")
+AUDIT_FILES = ("leakage.json", "baselines.csv", "intervals.csv", "mcnemar.csv", "paper_check.csv", "audit.json")
 ENSEMBLE_FILES = ("grid.csv", "predictions.csv", "corrected.csv", "metrics.json", "confusion.png", "roc.png")
 
 
@@ -60,3 +65,13 @@ def report_html(exp: str) -> str:
 
 def report_notebook(exp: str) -> str:
     return f"reports/{exp}/report.ipynb"
+
+
+def audit_file(ds: str, name: str) -> str:
+    """Dataset-level audit facts (duplicates, segmentation agreement)."""
+    return f"reports/audit/{ds}/{name}"
+
+
+def exp_audit_file(exp: str, name: str) -> str:
+    """An experiment's audit (leakage, shortcut baselines, intervals, McNemar)."""
+    return f"reports/{exp}/audit/{name}"

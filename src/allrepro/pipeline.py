@@ -10,10 +10,15 @@ from __future__ import annotations
 from allrepro import layout
 from allrepro.params import dataset_of, ensemble_members, model_spec, models_for, trained_in
 
-STAGES = ("acquire", "segment", "split", "cache", "train", "evaluate", "ensemble", "report")
+STAGES = ("acquire", "segment", "duplicates", "agreement", "split", "cache", "train", "evaluate", "ensemble", "audit",
+          "report")
 CODE = {  # source files whose change must rerun a stage (DVC `deps`, Snakemake inputs)
-    "acquire": ["src/allrepro/acquire.py", "src/allrepro/datasets/folders.py"],
+    "acquire": ["src/allrepro/acquire.py", "src/allrepro/datasets/folders.py", "src/allrepro/audit/quality.py"],
     "segment": ["src/allrepro/segment.py"],
+    "duplicates": ["src/allrepro/audit/duplicates.py"],
+    "agreement": ["src/allrepro/audit/segmentation.py", "src/allrepro/segment.py"],
+    "audit": ["src/allrepro/audit/stage.py", "src/allrepro/audit/shortcuts.py", "src/allrepro/audit/uncertainty.py",
+              "src/allrepro/audit/duplicates.py", "src/allrepro/paper_values.yaml"],
     "split": ["src/allrepro/split.py"],
     "cache": ["src/allrepro/cache.py"],
     "train": ["src/allrepro/train.py", "src/allrepro/models/build.py"],
@@ -26,8 +31,11 @@ CODE = {  # source files whose change must rerun a stage (DVC `deps`, Snakemake 
 def param_keys(stage: str, exp: str = "", model: str = "", ds: str = "", **_) -> list[str]:
     """The params.yaml keys a stage reads: a change to one of them, and only those, reruns it."""
     return {
-        "acquire": [f"datasets.{ds}"],
+        "acquire": [f"datasets.{ds}", "data.on_bad_file"],
         "segment": ["segment"],
+        "duplicates": ["audit.near_duplicate_distance"],
+        "agreement": ["segment", "audit.reference_threshold", f"datasets.{ds}.reference_masks", f"datasets.{ds}.subset"],
+        "audit": ["audit.bootstrap", "audit.baselines", "audit.close_to_cnn", "profile", "profiles"],
         "split": [f"experiments.{exp}.dataset", f"experiments.{exp}.images", f"experiments.{exp}.split",
                   f"experiments.{exp}.oversample"],
         "cache": ["cache"],
@@ -36,6 +44,11 @@ def param_keys(stage: str, exp: str = "", model: str = "", ds: str = "", **_) ->
         "ensemble": [f"experiments.{exp}.ensemble", "profile"],
         "report": ["report"],
     }[stage]
+
+
+def has_reference(cfg: dict, ds: str) -> bool:
+    """The dataset ships its own segmented images (the audit's segmentation agreement needs them)."""
+    return bool(cfg["datasets"][ds].get("reference_masks"))
 
 
 def param_values(cfg: dict, keys: list[str]) -> dict:
@@ -51,9 +64,16 @@ def param_values(cfg: dict, keys: list[str]) -> dict:
 def outputs(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}", part="{part}",
             ds: str = "{ds}") -> dict:
     if stage == "acquire":
-        return {"dataset": layout.raw_dir(ds), "manifest": layout.raw_manifest(ds)}
+        return {"dataset": layout.raw_dir(ds), "manifest": layout.raw_manifest(ds), "bad_files": layout.raw_bad_files(ds)}
     if stage == "segment":
         return {"images": layout.seg_dir(ds), "manifest": layout.seg_manifest(ds)}
+    if stage == "duplicates":
+        return {"table": layout.audit_file(ds, "duplicates.csv"), "summary": layout.audit_file(ds, "duplicates.json")}
+    if stage == "agreement":
+        return {"images": layout.audit_file(ds, "segmentation_images.csv"),
+                "summary": layout.audit_file(ds, "segmentation.csv")}
+    if stage == "audit":
+        return {f.replace(".", "_"): layout.exp_audit_file(exp, f) for f in layout.AUDIT_FILES}
     if stage == "split":
         return {p: layout.split_csv(exp, p) for p in layout.PARTS}
     if stage == "cache":
@@ -74,12 +94,21 @@ def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part=
     deps = {f"code{i}": path for i, path in enumerate(CODE[stage])}
     segmented = bool(exp) and cfg["experiments"][exp]["images"] == "segmented"
     ds = ds or (dataset_of(cfg, exp) if exp else "")
-    if stage == "segment":
+    if stage in ("segment", "duplicates", "agreement"):
         deps.update(manifest=layout.raw_manifest(ds), dataset=layout.raw_dir(ds))
     elif stage == "split":
         deps.update(raw=layout.raw_manifest(ds))
         if segmented:
             deps.update(segmented=layout.seg_manifest(ds))
+        if cfg["experiments"][exp]["split"].get("group_near_duplicates"):
+            deps.update(duplicates=layout.audit_file(ds, "duplicates.csv"))
+    elif stage == "audit":
+        deps.update({f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS},
+                    images=layout.seg_dir(ds) if segmented else layout.raw_dir(ds),
+                    duplicates=layout.audit_file(ds, "duplicates.csv"),
+                    **{f"{m}_test": layout.eval_file(exp, m, "predictions_test.csv") for m in models_for(cfg, exp)})
+        if ensemble_members(cfg, exp):
+            deps.update(ensemble=layout.ensemble_file(exp, "predictions.csv"))
     elif stage == "cache":
         deps.update(manifest=layout.split_csv(exp, part),
                     images=layout.seg_dir(ds) if segmented else layout.raw_dir(ds))
@@ -101,7 +130,12 @@ def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part=
         if ensemble_members(cfg, exp):
             deps.update({f"ensemble_{f.replace('.', '_')}": layout.ensemble_file(exp, f)
                          for f in ("metrics.json", "grid.csv", "confusion.png", "roc.png")})
-        deps.update(raw=layout.raw_manifest(ds), **{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS})
+        deps.update(raw=layout.raw_manifest(ds), bad_files=layout.raw_bad_files(ds),
+                    duplicates=layout.audit_file(ds, "duplicates.json"),
+                    **{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS},
+                    **{f"audit_{f.replace('.', '_')}": layout.exp_audit_file(exp, f) for f in layout.AUDIT_FILES})
+        if has_reference(cfg, ds):
+            deps.update(agreement=layout.audit_file(ds, "segmentation.csv"))
         if segmented:
             deps.update(seg=layout.seg_manifest(ds))
         for m in models_for(cfg, exp):
@@ -117,7 +151,8 @@ def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part=
 def command(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}", part="{part}",
             ds: str = "{ds}") -> str:
     """The one command a job runs, identical under Snakemake and DVC."""
-    args = {"acquire": f" --dataset {ds}", "segment": f" --dataset {ds}","split": f" --experiment {exp}", "report": f" --experiment {exp}", "ensemble": f" --experiment {exp}",
+    args = {**{st: f" --dataset {ds}" for st in ("acquire", "segment", "duplicates", "agreement")},
+            **{st: f" --experiment {exp}" for st in ("split", "ensemble", "audit", "report")},
             "cache": f" --experiment {exp} --size {size} --part {part}",
             "train": f" --experiment {exp} --model {model}", "evaluate": f" --experiment {exp} --model {model}"}
     return f"allrepro {stage} --params params.yaml" + args.get(stage, "")
@@ -137,6 +172,8 @@ def jobs(cfg: dict, experiments: list[str] | None = None) -> list[dict]:
     out = [_job(cfg, "acquire", {"ds": ds}) for ds in datasets]
     out += [_job(cfg, "segment", {"ds": ds}) for ds in datasets
             if any(dataset_of(cfg, e) == ds and cfg["experiments"][e]["images"] == "segmented" for e in everything)]
+    out += [_job(cfg, "duplicates", {"ds": ds}) for ds in datasets]
+    out += [_job(cfg, "agreement", {"ds": ds}) for ds in datasets if has_reference(cfg, ds)]
     for exp in everything:
         models = models_for(cfg, exp) if exp in experiments else []
         own = list(dict.fromkeys(trained[exp]))
@@ -151,7 +188,7 @@ def jobs(cfg: dict, experiments: list[str] | None = None) -> list[dict]:
         if models and ensemble_members(cfg, exp):
             out.append(_job(cfg, "ensemble", {"exp": exp}))
         if models:
-            out.append(_job(cfg, "report", {"exp": exp}))
+            out += [_job(cfg, "audit", {"exp": exp}), _job(cfg, "report", {"exp": exp})]
     return out
 
 

@@ -42,12 +42,78 @@ def split_table(cfg: dict, exp: str) -> pd.DataFrame:
 
 
 def metrics_table(exp: str, models: list[str]) -> pd.DataFrame:
+    """The models' test metrics, then the colour-only baselines of the audit as rows beside them, each with
+    its bootstrap interval for accuracy."""
     rows = {}
     for m in models:
         met = json.loads(Path(layout.eval_file(exp, m, "metrics.json")).read_text())
         rows[m] = {"n test": met["n"], "accuracy": met["accuracy"], "MCC": met["mcc"],
                    **{f"macro {k}": met["macro"][k] for k in ("precision", "recall", "specificity", "f1", "roc_auc")}}
-    return pd.DataFrame(rows).T.round(4)
+    intervals = _intervals(exp)
+    for m in intervals["model"].unique():
+        if m in rows or m == "ensemble":
+            continue
+        own = intervals[intervals["model"] == m].set_index("metric")["value"]
+        rows[f"{m} (baseline)"] = {"n test": int(intervals["n"].iloc[0]), "accuracy": own["accuracy"], "MCC": own["mcc"],
+                                   **{f"macro {k}": own[f"macro.{k}"] for k in ("precision", "recall", "specificity", "f1")}}
+    table = pd.DataFrame(rows).T
+    acc = intervals[intervals["metric"] == "accuracy"].set_index("model")
+    table["accuracy 95% CI"] = [_interval(acc, m.removesuffix(" (baseline)")) for m in table.index]
+    return table.round(4)
+
+
+def _intervals(exp: str) -> pd.DataFrame:
+    return pd.read_csv(layout.exp_audit_file(exp, "intervals.csv"))
+
+
+def _interval(table: pd.DataFrame, model: str) -> str:
+    if model not in table.index:
+        return ""
+    return f"[{table.loc[model, 'low']:.4f}, {table.loc[model, 'high']:.4f}]"
+
+
+def headline_intervals(exp: str) -> pd.DataFrame:
+    """accuracy, macro-F1 and MCC with their bootstrap intervals: models, ensemble, baselines."""
+    from allrepro.audit.uncertainty import HEADLINE
+
+    intervals = _intervals(exp)
+    intervals = intervals[intervals["metric"].isin(HEADLINE)]
+    cells = {(r.model, r.metric): f"{r.value:.4f} [{r.low:.4f}, {r.high:.4f}]" for r in intervals.itertuples()}
+    models = list(dict.fromkeys(intervals["model"]))
+    return pd.DataFrame({metric: [cells[(m, metric)] for m in models] for metric in HEADLINE}, index=models)
+
+
+def data_quality_table(cfg: dict, exp: str) -> pd.DataFrame:
+    """Bad files found by acquire, per kind (and whether they stopped the run or were skipped)."""
+    from allrepro.audit.quality import BAD_KINDS
+
+    bad = pd.read_csv(layout.raw_bad_files(dataset_of(cfg, exp)), keep_default_na=False)
+    counts = bad["kind"].value_counts()
+    return pd.DataFrame({"files": [int(counts.get(k, 0)) for k in BAD_KINDS]}, index=list(BAD_KINDS))
+
+
+def duplicates_table(cfg: dict, exp: str) -> pd.DataFrame:
+    dup = json.loads(Path(layout.audit_file(dataset_of(cfg, exp), "duplicates.json")).read_text())
+    rows = {}
+    for kind in ("exact", "near"):
+        d = dup[kind]
+        rows[f"{kind} duplicates" + (f" (pHash distance ≤ {dup['near_duplicate_distance']})" if kind == "near" else "")] = {
+            "clusters": d["clusters"], "images in them": d["images"], "clusters with two labels": d["mixed_label_clusters"],
+            **{f"images: {c}": n for c, n in d["images_per_class"].items()}}
+    return pd.DataFrame(rows).T
+
+
+def leakage_table(exp: str) -> pd.DataFrame:
+    return pd.DataFrame(json.loads(Path(layout.exp_audit_file(exp, "leakage.json")).read_text())).T
+
+
+def agreement_table(cfg: dict, exp: str) -> pd.DataFrame | None:
+    path = Path(layout.audit_file(dataset_of(cfg, exp), "segmentation.csv"))
+    return pd.read_csv(path).set_index("class") if path.is_file() else None
+
+
+def audit_summary(exp: str) -> dict:
+    return json.loads(Path(layout.exp_audit_file(exp, "audit.json")).read_text())
 
 
 def per_class_table(exp: str, model: str) -> pd.DataFrame:

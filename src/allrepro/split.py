@@ -34,7 +34,9 @@ def assign_parts(table: pd.DataFrame, classes: list[str], ratios: dict, rounding
     """A part name per row: each class is shuffled with its own seeded generator, then cut.
 
     by_group: groups (C-NMC subjects) are shuffled instead of rows and each whole group goes to the
-    part whose quota it fits best, so no subject spans two parts; counts then only approximate the ratios."""
+    part whose quota it fits best, so no subject spans two parts; counts then only approximate the ratios.
+    Groups are formed within a class: a near-duplicate cluster whose images carry two labels (none in the
+    Kaggle ALL dataset) can still span parts, and the audit's leakage count shows it."""
     part = pd.Series("", index=table.index, dtype=object)
     for k, cls in enumerate(classes):
         rows = table.index[table["class"] == cls].to_numpy()
@@ -55,6 +57,21 @@ def assign_parts(table: pd.DataFrame, classes: list[str], ratios: dict, rounding
             part[members] = name
             left[name] -= len(members)
     return part
+
+
+def split_groups(subjects: pd.Series, near_cluster: np.ndarray, by_subject: bool) -> pd.Series:
+    """Groups that keep every near-duplicate cluster in one part (group_near_duplicates), and every subject
+    too when the split is also grouped by subject: the connected components of both relations."""
+    from allrepro.audit.duplicates import clusters
+
+    keys = [near_cluster] + ([pd.factorize(subjects)[0]] if by_subject else [])
+    rows, cols = [], []
+    for key in keys:  # link every member of a group to the group's first member
+        first = pd.Series(np.arange(len(key))).groupby(key).transform("first").to_numpy()
+        rows.append(first)
+        cols.append(np.arange(len(key)))
+    component = clusters(len(near_cluster), np.concatenate(rows), np.concatenate(cols))
+    return pd.Series([f"g{c}" for c in component], index=subjects.index)
 
 
 def oversample(train: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -79,8 +96,14 @@ def split(cfg: dict, exp: str) -> dict[str, pd.DataFrame]:
     else:
         table["path"] = raw["path"]
     table["copy"] = 0
-    table["part"] = assign_parts(table, classes, spec["split"]["ratios"], spec["split"]["rounding"],
-                                 spec["split"]["seed"], by_group=spec["split"].get("group_by", "none") == "group")
+    by_subject = spec["split"].get("group_by", "none") == "group"
+    by_twins = bool(spec["split"].get("group_near_duplicates"))
+    groups = table["group"] if by_subject else pd.Series("", index=table.index)
+    if by_twins:
+        dups = pd.read_csv(layout.audit_file(dataset, "duplicates.csv"), keep_default_na=False).set_index("path")
+        groups = split_groups(groups, dups.loc[table["id"], "near_cluster"].to_numpy(), by_subject)
+    table["part"] = assign_parts(table.assign(group=groups), classes, spec["split"]["ratios"],
+                                 spec["split"]["rounding"], spec["split"]["seed"], by_group=by_subject or by_twins)
     out = {}
     for part in layout.PARTS:
         rows = table[table["part"] == part][COLUMNS].sort_values(["label", "id"], kind="stable")

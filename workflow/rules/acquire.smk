@@ -4,6 +4,7 @@ rule acquire:
     output:
         dataset=directory(pipeline.outputs("acquire")["dataset"]),
         manifest=pipeline.outputs("acquire")["manifest"],
+        bad_files=pipeline.outputs("acquire")["bad_files"],
     params:
         p=stage_params("acquire"),
     log:

@@ -79,18 +79,29 @@ def check_layout(selected: list[tuple[str, str, str]], data: dict, where: str) -
         raise DatasetError(f"{where}: unexpected image counts: " + "; ".join(wrong))
 
 
-def build_manifest(root: Path, data: dict, rel_to: Path, final_root: Path) -> pd.DataFrame:
-    """Read every image once (so an unreadable file fails here, named) and record its facts.
+def build_manifest(root: Path, data: dict, rel_to: Path, final_root: Path,
+                   on_bad_file: str = "fail") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read every image once, record its facts, and sort out the bad files (allrepro.audit.quality).
 
     `root` is where the files are now (a temporary folder); paths are written as they will be once
-    it is renamed to `final_root`, relative to `rel_to` (the project root)."""
+    it is renamed to `final_root`, relative to `rel_to` (the project root). Returns (manifest, bad
+    files); with on_bad_file "fail" any bad file raises, naming every one of them."""
+    from allrepro.audit.quality import inspect_image
+
     names = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
-    rows = []
+    rows, bad = [], []
     for name, cls, group in tqdm(select(names, data), desc="manifest", unit="img", mininterval=2):
-        image = cv2.imread(str(root / name), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            raise DatasetError(f"{name}: unreadable image (not a decodable {Path(name).suffix} file)")
-        final = final_root / name
-        rows.append({"path": final.relative_to(rel_to).as_posix(), "class": cls, "group": group,
+        final = (final_root / name).relative_to(rel_to).as_posix()
+        kind, detail, image = inspect_image(root / name, data.get("image_size"))
+        if kind:
+            bad.append({"path": final, "class": cls, "kind": kind, "detail": detail})
+            continue
+        rows.append({"path": final, "class": cls, "group": group,
                      "sha256": sha256_file(root / name), "width": image.shape[1], "height": image.shape[0]})
-    return pd.DataFrame(rows, columns=["path", "class", "group", "sha256", "width", "height"])
+    bad = pd.DataFrame(bad, columns=["path", "class", "kind", "detail"])
+    if len(bad) and on_bad_file == "fail":
+        listing = "; ".join(f"{Path(p).relative_to(final_root.relative_to(rel_to)).as_posix()}: {k} ({d})"
+                            for p, k, d in bad[["path", "kind", "detail"]].itertuples(index=False))
+        raise DatasetError(f"{len(bad)} bad image file(s) (data.on_bad_file: fail; set it to skip to go on "
+                           f"without them): {listing}")
+    return pd.DataFrame(rows, columns=["path", "class", "group", "sha256", "width", "height"]), bad

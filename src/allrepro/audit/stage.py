@@ -1,0 +1,103 @@
+"""`allrepro audit --experiment X`: the audit facts of one experiment, and a plain verdict per headline number.
+
+Reads the experiment's split, the dataset's duplicate clusters and every test prediction (models,
+ensemble); trains the colour-only baselines; writes reports/<exp>/audit/:
+  leakage.json          val/test images with an exact or near twin in training
+  baselines.csv         test predictions of the colour-only baselines (path, true, pred, p_*; column model)
+  intervals.csv         bootstrap interval of every metric for every model, the ensemble and the baselines
+  mcnemar.csv           exact McNemar test for every pair of them
+  paper_check.csv       every number the paper reports beside our interval, inside or not
+  audit.json            the summary the report's verdicts are written from
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from allrepro import layout
+from allrepro.audit.duplicates import leakage
+from allrepro.audit.shortcuts import run_baselines
+from allrepro.audit.uncertainty import bootstrap, mcnemar, paper_check
+from allrepro.fileio import write_csv, write_json
+from allrepro.models.summary import paper_values
+from allrepro.params import classes as class_names
+from allrepro.params import dataset_of, ensemble_members, models_for
+
+ENSEMBLE = "ensemble"
+
+
+def test_predictions(cfg: dict, exp: str) -> dict[str, pd.DataFrame]:
+    preds = {m: pd.read_csv(layout.eval_file(exp, m, "predictions_test.csv"), keep_default_na=False)
+             for m in models_for(cfg, exp)}
+    if ensemble_members(cfg, exp):
+        preds[ENSEMBLE] = pd.read_csv(layout.ensemble_file(exp, "predictions.csv"), keep_default_na=False)
+    return preds
+
+
+def verdicts(cfg: dict, exp: str, summary: dict, intervals: pd.DataFrame, checks: pd.DataFrame) -> list[str]:
+    """One plain sentence per headline (accuracy) number of the paper, then the general warnings."""
+    out = []
+    test = summary["leakage"].get("test", {})
+    twins = test.get("with_near_twin_in_train", 0)
+    for _, row in checks[checks["metric"] == "accuracy"].iterrows():
+        out.append(f"{row['paper model']}: the paper reports {row['paper %']}% accuracy; {row['ours']} gives "
+                   f"{row['ours %']}% [{row['low %']}, {row['high %']}] on {summary['test_images']} test images — the "
+                   f"reported value lies {'inside' if row['inside'] else 'outside'} our {summary['level']:.0%} interval.")
+    if twins:
+        out.append(f"{twins} of {test['images']} test images ({100 * twins / test['images']:.1f}%) have a near-duplicate "
+                   "in the training part: the split leaks, and test accuracy is optimistic by up to that share.")
+    else:
+        out.append("No test image has a near-duplicate in the training part.")
+    best_cnn, best_base = summary["best_model"], summary["best_baseline"]
+    gap = best_cnn["accuracy"] - best_base["accuracy"]
+    if gap <= cfg["audit"]["close_to_cnn"]:
+        out.append(f"A classifier that sees only colour statistics ({best_base['name']}) reaches "
+                   f"{100 * best_base['accuracy']:.1f}%, within {100 * gap:.1f} points of the best model "
+                   f"({best_cnn['name']}, {100 * best_cnn['accuracy']:.1f}%): the task is largely solvable without "
+                   "looking at a cell's shape, so a high accuracy is weak evidence of morphological learning.")
+    else:
+        out.append(f"The colour-only baseline ({best_base['name']}) reaches {100 * best_base['accuracy']:.1f}%, "
+                   f"{100 * gap:.1f} points below the best model ({best_cnn['name']}, "
+                   f"{100 * best_cnn['accuracy']:.1f}%): colour alone does not explain the models' accuracy.")
+    return out
+
+
+def audit(cfg: dict, exp: str) -> dict:
+    classes, dataset = class_names(cfg, exp), dataset_of(cfg, exp)
+    split = {p: pd.read_csv(layout.split_csv(exp, p), keep_default_na=False) for p in layout.PARTS}
+    dups = pd.read_csv(layout.audit_file(dataset, "duplicates.csv"), keep_default_na=False)
+    leaks = leakage(split, dups)
+
+    base_cfg = cfg["audit"]["baselines"]
+    base = run_baselines(split["train"], split["test"], classes, base_cfg.get("histogram_bins", 8),
+                         base_cfg.get("neighbors", 1), cfg["audit"]["bootstrap"]["seed"])
+    write_csv(pd.concat([f.assign(model=m) for m, f in base.items()], ignore_index=True),
+              layout.exp_audit_file(exp, "baselines.csv"))
+
+    preds = test_predictions(cfg, exp)
+    everything = {**preds, **base}
+    boot = cfg["audit"]["bootstrap"]
+    intervals = bootstrap(everything, classes, boot["resamples"], boot["seed"], boot["level"])
+    write_csv(intervals, layout.exp_audit_file(exp, "intervals.csv"))
+    write_csv(mcnemar(everything, classes), layout.exp_audit_file(exp, "mcnemar.csv"))
+
+    models = models_for(cfg, exp)
+    rows = paper_values().get(exp, {}).get("table", {}).get("rows", {})
+    checks = paper_check(intervals, rows, {m: m if m in models else models[0] for m in rows})
+    write_csv(checks, layout.exp_audit_file(exp, "paper_check.csv"))
+
+    acc = intervals[intervals["metric"] == "accuracy"].set_index("model")["value"]
+    best_model = max(preds, key=lambda m: acc[m])
+    best_base = max(base, key=lambda m: acc[m])
+    summary = {"experiment": exp, "dataset": dataset, "test_images": int(len(split["test"])),
+               "level": boot["level"], "leakage": leaks,
+               "best_model": {"name": best_model, "accuracy": float(acc[best_model])},
+               "best_baseline": {"name": best_base, "accuracy": float(acc[best_base])},
+               "paper_numbers": int(len(checks)), "paper_numbers_inside": int(checks["inside"].sum()) if len(checks) else 0}
+    summary["verdicts"] = verdicts(cfg, exp, summary, intervals, checks)
+    write_json(leaks, layout.exp_audit_file(exp, "leakage.json"))
+    write_json(summary, layout.exp_audit_file(exp, "audit.json"))
+    print(f"audit {exp}: " + " ".join(summary["verdicts"]))
+    return summary
