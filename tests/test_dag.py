@@ -57,12 +57,16 @@ def test_snakemake_runs_the_whole_dag(tiny):
     project, env = tiny
     out = run(SNAKEMAKE, project, env)
     jobs = snakemake_jobs(out.stdout + out.stderr)
-    assert sorted(set(jobs)) == ["acquire", "all", "cache", "ensemble", "evaluate", "report", "segment", "split",
-                                 "train"]
+    assert sorted(set(jobs)) == ["acquire", "agreement", "all", "audit", "cache", "duplicates", "ensemble", "evaluate",
+                                 "report", "segment", "split", "train"]
     # one training job per (model, training inputs): patel_best evaluates patel's models
     assert jobs.count("train") == 3 and jobs.count("evaluate") == 5, jobs
     for exp in ("idrees", "patel", "patel_best"):
-        assert "<html" in (project / f"reports/{exp}/report.html").read_text()[:2000].lower()
+        html = (project / f"reports/{exp}/report.html").read_text()
+        assert "<html" in html[:2000].lower()
+        # the audit chapter, with its verdicts and the colour baselines beside the CNN
+        assert "Audit: how far" in html and "colour logistic regression (baseline)" in html, exp
+        assert "test images have a near-duplicate" in html or "No test image has a near-duplicate" in html
 
 
 def test_snakemake_rerun_does_nothing_quickly(tiny):
@@ -86,7 +90,7 @@ def test_snakemake_ensemble_param_reruns_ensemble_and_report_never_training(tiny
     project, env = tiny
     set_param(project, "experiments.patel.ensemble.thresholds", [0.6, 0.9])
     out = run(SNAKEMAKE, project, env)
-    assert sorted(snakemake_jobs(out.stdout + out.stderr)) == ["all", "ensemble", "report"]
+    assert sorted(snakemake_jobs(out.stdout + out.stderr)) == ["all", "audit", "ensemble", "report"]
 
 
 def test_dag_matches_dvc_yaml(tiny):
@@ -130,7 +134,9 @@ def test_dvc_repro_runs_noops_and_reruns_only_the_report(tiny):
     assert "changed by test (dvc)" in (project / "reports/idrees/report.html").read_text()
     set_param(project, "experiments.patel.ensemble.weights", [[0.5, 0.5], [0.2, 0.8]])
     changed = run(["dvc", "repro"], project, env)
-    assert dvc_stages(changed.stdout) == ["ensemble_patel", "report_patel"]
+    ran = dvc_stages(changed.stdout)
+    # the audit reruns only when the ensemble's predictions changed (DVC compares content)
+    assert ran in (["ensemble_patel", "report_patel"], ["ensemble_patel", "audit_patel", "report_patel"]), ran
     metrics = run(["dvc", "metrics", "show", "--json"], project, env).stdout
     assert "reports/idrees/quick_cnn/metrics.json" in metrics and "accuracy" in metrics
 

@@ -104,4 +104,4 @@ def paper_check(intervals: pd.DataFrame, paper_rows: dict[str, dict], stand_in: 
                          "ours %": round(100 * r["value"], 2), "low %": round(100 * r["low"], 2),
                          "high %": round(100 * r["high"], 2),
                          "inside": bool(100 * r["low"] - 1e-9 <= reported <= 100 * r["high"] + 1e-9)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["paper model", "ours", "metric", "paper %", "ours %", "low %", "high %", "inside"])
