@@ -1,6 +1,8 @@
 """The audit's pieces on generated images and hand-made predictions; the real-data counts when ../shared is there."""
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -159,3 +161,25 @@ def test_real_dataset_duplicates_and_idrees_leakage(real_project, real_zip):
         split = {p: pd.read_csv(real_project / f"data/processed/idrees/split/{p}.csv") for p in ("train", "val", "test")}
         leaks = leakage(split, table)
         assert (leaks["test"]["with_near_twin_in_train"] > 0) == leaked, (grouped, leaks)
+
+
+def test_fit_hsv_reads_training_images_only_and_improves_bad_bounds(tmp_path):
+    """Start from bounds that miss the generated nuclei; the fitted ones agree with the references,
+    and only training rows were read (a test row points at a file that does not exist)."""
+    write_dataset(tmp_path / "data/raw/mehradaria/dataset", 4)
+    cfg = yaml.safe_load((ROOT / "params.yaml").read_text())
+    cfg["segment"].update(hsv_lower=[0, 0, 0], hsv_upper=[20, 255, 255])
+    cfg["audit"]["fit_hsv"] = {"images_per_class": 3, "hue_step": 10, "saturation_step": 50}
+    split = tmp_path / "data/processed/idrees/split"
+    split.mkdir(parents=True)
+    rows = [{"id": f"data/raw/mehradaria/dataset/Original/{c}/{c}-{i:03d}.jpg", "class": c} for c in CLASSES for i in range(4)]
+    pd.DataFrame(rows).to_csv(split / "train.csv", index=False)
+    pd.DataFrame([{"id": "data/raw/mehradaria/dataset/Original/Pro/missing.jpg", "class": "Pro"}]).to_csv(
+        split / "test.csv", index=False)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(cfg))
+    run(["allrepro", "fit-hsv", "--experiment", "idrees", "--out", "fitted.yaml"], tmp_path, project_env(tmp_path))
+    fitted = yaml.safe_load((tmp_path / "fitted.yaml").read_text())["segment"]
+    assert set(fitted) == set(cfg["segment"]) and fitted["hsv_lower"][0] <= 131 <= fitted["hsv_upper"][0]
+    header = (tmp_path / "fitted.yaml").read_text().splitlines()[1]
+    default, best = (float(x) for x in re.findall(r"mean Dice ([\d.]+) with the bounds of params.yaml, ([\d.]+)", header)[0])
+    assert default < 0.1 < 0.8 < best
