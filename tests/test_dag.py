@@ -25,6 +25,7 @@ def tiny(tmp_path_factory):
     # patel with another ensemble rule only: same training inputs, so it must reuse patel's models
     cfg["experiments"]["patel_best"] = copy.deepcopy(cfg["experiments"]["patel"])
     cfg["experiments"]["patel_best"]["ensemble"].update(fallback="best", thresholds=[0.9])
+    cfg["experiments"]["idrees"]["split"]["group_near_duplicates"] = True  # split depends on the duplicates stage
     return make_project(root / "project", cfg, data), project_env(data)
 
 

@@ -21,9 +21,10 @@ def metric(metrics: dict, path: str) -> float | None:
     return None if node is None else 100.0 * float(node)
 
 
-def paper_table(exp: str, models: list[str]) -> tuple[str, pd.DataFrame] | None:
-    """(title and note, a table of paper value, ours and the difference per model and metric)."""
-    spec = paper_values().get(exp, {}).get("table")
+def paper_table(exp: str, models: list[str], paper: str | None = None) -> tuple[str, pd.DataFrame] | None:
+    """(title and note, a table of paper value, ours and the difference per model and metric).
+    `paper`: whose numbers (an experiment's `paper:`, default the experiment's own name)."""
+    spec = paper_values().get(paper or exp, {}).get("table")
     if not spec:
         return None
     rows = []
@@ -41,9 +42,9 @@ def paper_table(exp: str, models: list[str]) -> tuple[str, pd.DataFrame] | None:
     return f"{spec['title']}. {spec.get('note', '')}{stand_in}", pd.DataFrame(rows)
 
 
-def patel_ensemble_table(exp: str) -> pd.DataFrame | None:
+def patel_ensemble_table(exp: str, paper: str | None = None) -> pd.DataFrame | None:
     """patel's ensemble 'Overall' rows per weights and gamma beside ours on the test part."""
-    reported = paper_values().get(exp, {}).get("ensemble_overall")
+    reported = paper_values().get(paper or exp, {}).get("ensemble_overall")
     grid = Path(layout.ensemble_file(exp, "grid.csv"))
     if not reported or not grid.is_file():
         return None

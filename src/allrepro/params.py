@@ -139,6 +139,11 @@ def classes(cfg: dict, exp: str) -> list[str]:
     return list(cfg["datasets"][dataset_of(cfg, exp)]["classes"])
 
 
+def paper_of(cfg: dict, exp: str) -> str:
+    """Whose reported numbers an experiment is compared with (paper_values.yaml): `paper:`, else its name."""
+    return cfg["experiments"][exp].get("paper") or exp
+
+
 def experiment(cfg: dict, name: str | None = None) -> dict:
     return cfg["experiments"][name or cfg["experiment"]]
 

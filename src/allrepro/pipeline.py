@@ -24,7 +24,8 @@ CODE = {  # source files whose change must rerun a stage (DVC `deps`, Snakemake 
     "train": ["src/allrepro/train.py", "src/allrepro/models/build.py"],
     "evaluate": ["src/allrepro/evaluate.py", "src/allrepro/metrics.py"],
     "ensemble": ["src/allrepro/ensemble.py"],
-    "report": ["src/allrepro/report.py", "src/allrepro/paper_tables.py", "workflow/notebooks/report.ipynb"],
+    "report": ["src/allrepro/report.py", "src/allrepro/paper_tables.py", "src/allrepro/paper_values.yaml",
+               "workflow/notebooks/report.ipynb"],
 }
 
 
@@ -35,14 +36,15 @@ def param_keys(stage: str, exp: str = "", model: str = "", ds: str = "", **_) ->
         "segment": ["segment"],
         "duplicates": ["audit.near_duplicate_distance"],
         "agreement": ["segment", "audit.reference_threshold", f"datasets.{ds}.reference_masks", f"datasets.{ds}.subset"],
-        "audit": ["audit.bootstrap", "audit.baselines", "audit.close_to_cnn", "profile", "profiles"],
+        "audit": ["audit.bootstrap", "audit.baselines", "audit.close_to_cnn", "profile", "profiles",
+                  f"experiments.{exp}.paper"],
         "split": [f"experiments.{exp}.dataset", f"experiments.{exp}.images", f"experiments.{exp}.split",
                   f"experiments.{exp}.oversample"],
         "cache": ["cache"],
         "train": ["train", f"models.{model}", f"experiments.{exp}.class_weights", "profile", "profiles"],
         "evaluate": ["evaluate"],
         "ensemble": [f"experiments.{exp}.ensemble", "profile"],
-        "report": ["report"],
+        "report": ["report", f"experiments.{exp}.paper"],
     }[stage]
 
 

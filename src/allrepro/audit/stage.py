@@ -23,7 +23,7 @@ from allrepro.audit.uncertainty import bootstrap, mcnemar, paper_check
 from allrepro.fileio import write_csv, write_json
 from allrepro.models.summary import paper_values
 from allrepro.params import classes as class_names
-from allrepro.params import dataset_of, ensemble_members, models_for
+from allrepro.params import dataset_of, ensemble_members, models_for, paper_of
 
 ENSEMBLE = "ensemble"
 
@@ -84,7 +84,7 @@ def audit(cfg: dict, exp: str) -> dict:
     write_csv(mcnemar(everything, classes), layout.exp_audit_file(exp, "mcnemar.csv"))
 
     models = models_for(cfg, exp)
-    rows = paper_values().get(exp, {}).get("table", {}).get("rows", {})
+    rows = paper_values().get(paper_of(cfg, exp), {}).get("table", {}).get("rows", {})
     checks = paper_check(intervals, rows, {m: m if m in models else models[0] for m in rows})
     write_csv(checks, layout.exp_audit_file(exp, "paper_check.csv"))
 
