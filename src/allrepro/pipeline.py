@@ -198,4 +198,15 @@ def _job(cfg: dict, stage: str, wc: dict) -> dict:
     name = "_".join([stage, *(str(v) for v in wc.values())])
     return {"name": name, "stage": stage, "wildcards": wc, "cmd": command(stage, **wc),
             "deps": list(dict.fromkeys(inputs(cfg, stage, **wc).values())),
-            "outs": list(outputs(stage, **wc).values()), "params": param_keys(stage, **wc)}
+            "outs": list(outputs(stage, **wc).values()),
+            # DVC refuses a params key that is not in params.yaml: optional keys are listed only when set
+            "params": [k for k in param_keys(stage, **wc) if _present(cfg, k)]}
+
+
+def _present(cfg: dict, key: str) -> bool:
+    node = cfg
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
