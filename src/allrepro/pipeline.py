@@ -110,7 +110,8 @@ def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part=
                     duplicates=layout.audit_file(ds, "duplicates.csv"),
                     **{f"{m}_test": layout.eval_file(exp, m, "predictions_test.csv") for m in models_for(cfg, exp)})
         if ensemble_members(cfg, exp):
-            deps.update(ensemble=layout.ensemble_file(exp, "predictions.csv"))
+            deps.update(ensemble=layout.ensemble_file(exp, "predictions.csv"),
+                        ensemble_metrics=layout.ensemble_file(exp, "metrics.json"))
     elif stage == "cache":
         deps.update(manifest=layout.split_csv(exp, part),
                     images=layout.seg_dir(ds) if segmented else layout.raw_dir(ds))
