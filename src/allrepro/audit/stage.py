@@ -86,8 +86,8 @@ def verdicts(cfg: dict, exp: str, summary: dict, intervals: pd.DataFrame, checks
     if gap <= cfg["audit"]["close_to_cnn"]:
         out.append(f"A classifier that sees only colour statistics ({best_base['name']}) reaches "
                    f"{100 * best_base['accuracy']:.1f}%, within {100 * gap:.1f} points of the best model "
-                   f"({best_cnn['name']}, {100 * best_cnn['accuracy']:.1f}%): the task is largely solvable without "
-                   "looking at a cell's shape, so a high accuracy is weak evidence of morphological learning.")
+                   f"({best_cnn['name']}, {100 * best_cnn['accuracy']:.1f}%): most of the accuracy is available without "
+                   "seeing a cell's shape, so a high accuracy on this split is weak evidence of morphological learning.")
     else:
         out.append(f"The colour-only baseline ({best_base['name']}) reaches {100 * best_base['accuracy']:.1f}%, "
                    f"{100 * gap:.1f} points below the best model ({best_cnn['name']}, "
