@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from allrepro import layout
+from allrepro import layout, runtime
 from allrepro.fileio import atomic_path, write_csv, write_json
 from allrepro.metrics import classification_metrics
 from allrepro.params import trained_in
@@ -75,6 +75,22 @@ def plot_roc(y: np.ndarray, proba: np.ndarray, classes: list[str], title: str, p
     plt.close(fig)
 
 
+def timed_predict(model, x: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, float | None]:
+    """Class probabilities, and inference images/s measured on the full batches after one warm-up
+    batch (which compiles the step); None when there is less than two batches."""
+    import time
+
+    if len(x) < 2 * batch_size:
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64), None
+    model.predict(x[:batch_size], batch_size=batch_size, verbose=0)
+    full = len(x) // batch_size * batch_size
+    start = time.perf_counter()
+    head = model.predict(x[:full], batch_size=batch_size, verbose=0)
+    rate = full / (time.perf_counter() - start)
+    tail = model.predict(x[full:], batch_size=batch_size, verbose=0) if full < len(x) else head[:0]
+    return np.concatenate([head, tail]).astype(np.float64), round(rate, 1)
+
+
 def evaluate(cfg: dict, exp: str, model_name: str) -> dict:
     import keras
 
@@ -85,17 +101,19 @@ def evaluate(cfg: dict, exp: str, model_name: str) -> dict:
     info = json.loads(Path(layout.model_file(owner, model_name, "labels.json")).read_text())
     classes = info["classes"]
     model = keras.saving.load_model(layout.model_file(owner, model_name, "model.keras"))
-    probas = {}
+    probas, rate = {}, None
     for part in ("val", "test"):  # validation predictions feed the ensemble's choice of weights
         x, y = load_part(exp, part, info["input_size"])
-        probas[part] = (np.asarray(model.predict(x, batch_size=64, verbose=0), dtype=np.float64) if len(x)
-                        else np.zeros((0, len(classes))))
+        probas[part], rate = timed_predict(model, x) if len(x) else (np.zeros((0, len(classes))), None)
         manifest = pd.read_csv(layout.split_csv(exp, part))
         write_csv(predictions_frame(manifest, probas[part], classes),
                   layout.eval_file(exp, model_name, f"predictions_{part}.csv"))
     proba = probas["test"]
     metrics = classification_metrics(y, proba, classes, cfg["evaluate"].get("average", ["macro", "weighted"]))
     metrics.update({"experiment": exp, "model": model_name, "split": "test"})
+    # speed apart from the metrics: it varies run to run, the metrics must not
+    write_json({"images_per_s": rate, "batch_size": 64, "device": runtime.device_name(), "backend": runtime.backend(),
+                "peak_memory_mib": runtime.peak_memory_mib()}, layout.eval_file(exp, model_name, "inference.json"))
 
     cm = np.array(metrics["confusion_matrix"])
     write_csv(confusion_table(cm, classes), layout.eval_file(exp, model_name, "confusion.csv"))

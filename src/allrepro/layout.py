@@ -42,7 +42,7 @@ def model_dir(exp: str, model: str) -> str:
 
 MODEL_FILES = ("model.keras", "history.csv", "labels.json")
 EVAL_FILES = ("predictions_test.csv", "predictions_val.csv", "metrics.json", "confusion.csv", "confusion.png",
-              "roc.png")
+              "roc.png", "inference.json")
 AUDIT_FILES = ("leakage.json", "baselines.csv", "intervals.csv", "mcnemar.csv", "paper_check.csv", "audit.json")
 ENSEMBLE_FILES = ("grid.csv", "predictions.csv", "corrected.csv", "metrics.json", "confusion.png", "roc.png")
 

@@ -1,4 +1,5 @@
-"""Backend-neutral runtime set-up: seeds, op determinism, accelerator detection, mixed precision."""
+"""Backend-neutral runtime set-up: seeds, op determinism, accelerator detection, precision, XLA,
+and the facts a training job records about where it ran (device name, peak accelerator memory)."""
 from __future__ import annotations
 
 import os
@@ -10,18 +11,67 @@ def backend() -> str:
     return keras.backend.backend()
 
 
-def gpu_count() -> int:
+def accelerators() -> list[dict]:
+    """The visible GPUs: [{'name': ..., 'compute_capability': (major, minor)}], [] on a CPU."""
     name = backend()
     if name == "tensorflow":
         import tensorflow as tf
-        return len(tf.config.list_physical_devices("GPU"))
+        out = []
+        for gpu in tf.config.list_physical_devices("GPU"):
+            details = tf.config.experimental.get_device_details(gpu)
+            out.append({"name": details.get("device_name", gpu.name),
+                        "compute_capability": tuple(details.get("compute_capability") or (0, 0))})
+        return out
     if name == "jax":
         import jax
-        return sum(d.platform == "gpu" for d in jax.devices())
+        return [{"name": d.device_kind,
+                 "compute_capability": tuple(int(v) for v in str(getattr(d, "compute_capability", "0.0")).split("."))}
+                for d in jax.devices() if d.platform == "gpu"]
     if name == "torch":
         import torch
-        return torch.cuda.device_count()
-    return 0
+        return [{"name": torch.cuda.get_device_name(i), "compute_capability": torch.cuda.get_device_capability(i)}
+                for i in range(torch.cuda.device_count())]
+    return []
+
+
+def gpu_count() -> int:
+    return len(accelerators())
+
+
+def device_name() -> str:
+    gpus = accelerators()
+    if gpus:
+        return gpus[0]["name"] + (f" x{len(gpus)}" if len(gpus) > 1 else "")
+    import platform
+    return f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
+
+
+def precision_policy(setting, gpus: list[dict]) -> str:
+    """train.mixed_precision -> a Keras dtype policy.
+
+    auto: mixed on a GPU, float32 on a CPU. Mixed means bfloat16 where the hardware computes in it
+    (compute capability 8.0 and up: A100, H100; and CPUs, where XLA emulates it), float16 on older GPUs
+    (V100, T4), whose tensor cores have no bfloat16. bfloat16 needs no loss scaling."""
+    if setting in ("auto", None):
+        setting = bool(gpus)
+    if setting is False:
+        return "float32"
+    if setting in ("bfloat16", "float16"):
+        return f"mixed_{setting}"
+    old_gpu = gpus and min(g["compute_capability"] for g in gpus) < (8, 0)
+    return "mixed_float16" if old_gpu else "mixed_bfloat16"
+
+
+def _deterministic(name: str) -> None:
+    if name == "tensorflow":
+        import tensorflow as tf
+        tf.config.experimental.enable_op_determinism()
+    elif name == "jax":
+        # XLA's deterministic GPU kernels (scatter, reductions, convolution algorithms); read when the
+        # backend starts, so this must run before anything asks JAX for its devices.
+        flag = "--xla_gpu_deterministic_ops=true"
+        if flag not in os.environ.get("XLA_FLAGS", ""):
+            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flag).strip()
 
 
 def configure(train_cfg: dict) -> dict:
@@ -29,17 +79,39 @@ def configure(train_cfg: dict) -> dict:
     seed = train_cfg["seed"]
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
     keras.utils.set_random_seed(seed)
-    if train_cfg.get("deterministic", True) and backend() == "tensorflow":
-        import tensorflow as tf
-        tf.config.experimental.enable_op_determinism()
-    gpus = gpu_count()
+    deterministic = train_cfg.get("deterministic", True)
+    if deterministic:
+        _deterministic(backend())
+    gpus = accelerators()
+    jit = train_cfg.get("jit_compile")
+    jit = bool(gpus) if jit in ("auto", None) else bool(jit)
+    policy = precision_policy(train_cfg.get("mixed_precision"), gpus)
+    keras.mixed_precision.set_global_policy(policy)
+    return {"backend": backend(), "gpus": len(gpus), "device": device_name(), "precision": policy,
+            "mixed_precision": policy != "float32", "jit_compile": jit, "deterministic": bool(deterministic),
+            "seed": seed}
 
-    def choose(value):
-        return gpus > 0 if value in ("auto", None) else bool(value)
 
-    mixed, jit = choose(train_cfg.get("mixed_precision")), choose(train_cfg.get("jit_compile"))
-    keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
-    return {"backend": backend(), "gpus": gpus, "mixed_precision": mixed, "jit_compile": jit, "seed": seed}
+def peak_memory_mib() -> float | None:
+    """Peak accelerator memory this process has used so far (MiB); None on a CPU."""
+    name = backend()
+    try:
+        if name == "jax":
+            import jax
+            gpu = [d for d in jax.local_devices() if d.platform == "gpu"]
+            stats = gpu[0].memory_stats() if gpu else None
+            return round(stats["peak_bytes_in_use"] / 2**20, 1) if stats else None
+        if name == "tensorflow":
+            import tensorflow as tf
+            if not tf.config.list_physical_devices("GPU"):
+                return None
+            return round(tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20, 1)
+        if name == "torch":
+            import torch
+            return round(torch.cuda.max_memory_allocated() / 2**20, 1) if torch.cuda.is_available() else None
+    except (KeyError, RuntimeError, ValueError):
+        return None
+    return None
 
 
 def distribution(setup: dict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -82,6 +83,56 @@ class EpochLog(keras.callbacks.Callback):
             fh.write(json.dumps(list(row.values())) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+
+
+class Throughput(keras.callbacks.Callback):
+    """Adds each epoch's training time and images/s (validation excluded) to its logs.
+
+    Placed before EpochLog so history.csv carries them; an epoch that compiles the step is slower, so
+    summaries take the median of the other epochs."""
+
+    def __init__(self, rows: int):
+        super().__init__()
+        self.rows, self.start, self.stop = rows, 0.0, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start, self.stop = time.perf_counter(), None
+
+    def on_test_begin(self, logs=None):
+        self.stop = self.stop or time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = (self.stop or time.perf_counter()) - self.start
+        if logs is not None:
+            logs["train_seconds"] = round(seconds, 3)
+            logs["images_per_s"] = round(self.rows / seconds, 1)
+
+
+def throughput_summary(history: pd.DataFrame) -> dict:
+    """Steady-state training speed: the median over epochs that did not compile (each phase's first
+    epoch compiles its step), and the first epoch's time, which includes compiling."""
+    if "images_per_s" not in history or history.empty:
+        return {}
+    first = history.groupby("phase")["epoch"].transform("min") == history["epoch"]
+    steady = history.loc[~first, "images_per_s"] if (~first).any() else history["images_per_s"]
+    return {"train_images_per_s": round(float(steady.median()), 1),
+            "first_epoch_seconds": round(float(history.loc[first, "train_seconds"].iloc[0]), 1)}
+
+
+def fit_phase(model: keras.Model, setup: dict, **kwargs):
+    """model.fit, with TensorFlow's refusal of an op that has no deterministic GPU kernel turned into an
+    error that names the op and the setting to change (it is raised by the first step)."""
+    try:
+        return model.fit(**kwargs)
+    except Exception as exc:  # noqa: BLE001 - re-raised unless it is the determinism refusal
+        text = str(exc)
+        if "deterministic" not in text.lower() or not setup["deterministic"]:
+            raise
+        named = re.search(r"implementation of (\w+)", text) or re.search(r"\b([A-Z][a-z]+(?:[A-Z0-9][a-z0-9]*){2,})\b", text)
+        op = named.group(1) if named else "an op"
+        raise RuntimeError(f"{op} has no deterministic implementation on this device under {setup['backend']} "
+                           f"(params.yaml key 'train.deterministic: true'). Set train.deterministic: false, or run "
+                           f"with KERAS_BACKEND=jax. Original error: {text.splitlines()[0]}") from exc
 
 
 class KillAfter(keras.callbacks.Callback):
@@ -159,10 +210,12 @@ def train(cfg: dict, exp: str, model_name: str) -> dict:
                 print(f"phase {number}: already complete (epoch {epoch}), resuming after it")
                 continue
             extra = [KillAfter(kill_at)] if kill_at else []
-            model.fit(x_train, y_train, batch_size=spec["batch_size"], epochs=epoch + phase["epochs"],
-                      initial_epoch=epoch, validation_data=val, class_weight=class_weight, shuffle=True,
-                      callbacks=[EpochLog(log, number), keras.callbacks.BackupAndRestore(str(work / f"phase{number}")),
-                                 *callbacks(phase, val is not None), *extra], verbose=2)
+            fit_phase(model, setup, x=x_train, y=y_train, batch_size=spec["batch_size"],
+                      epochs=epoch + phase["epochs"], initial_epoch=epoch, validation_data=val,
+                      class_weight=class_weight, shuffle=True, verbose=2,
+                      callbacks=[Throughput(len(y_train)), EpochLog(log, number),
+                                 keras.callbacks.BackupAndRestore(str(work / f"phase{number}")),
+                                 *callbacks(phase, val is not None), *extra])
             epoch = int(read_log(log)["epoch"].max())
             model.save_weights(done)
             (work / f"phase{number}.json").write_text(json.dumps({"last_epoch": epoch}))
@@ -174,7 +227,8 @@ def train(cfg: dict, exp: str, model_name: str) -> dict:
     info = {"classes": classes, "model": model_name, "backbone": spec["backbone"], "input_size": size,
             "weights": spec.get("weights"), "train_rows": int(len(y_train)), "epochs": epoch,
             "params_total": int(model.count_params()), "params_trainable": trainable, "runtime": setup,
-            "seconds": round(time.time() - started, 1)}
+            "seconds": round(time.time() - started, 1), **throughput_summary(history),
+            "peak_memory_mib": runtime.peak_memory_mib()}
     write_json(info, out / "labels.json")
     shutil.rmtree(work)
     print(f"train {exp}/{model_name}: {epoch} epochs in {info['seconds']} s on {setup['backend']} "

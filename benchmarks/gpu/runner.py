@@ -1,0 +1,312 @@
+"""Run the allrepro DAG on a borrowed GPU machine that has JAX but no TensorFlow and no network.
+
+The machine takes at most 64 MiB of files per command, runs one command for at most 10 minutes and
+keeps its files only while it is held. So the work is split in steps (see README.md beside this file):
+
+  here:     python benchmarks/gpu/runner.py pack                 # wheels + the data, in parts, under .gpu/
+  there:    python3 benchmarks/gpu/runner.py install .gpu/part1  # wheels and data part 1 into the state folder
+  there:    python3 benchmarks/gpu/runner.py install .gpu/part2 start wait --seconds 540
+  there:    python3 benchmarks/gpu/runner.py wait --seconds 560  # as often as needed, then: collect
+
+`start` launches Snakemake in its own process session, so it outlives the command that started it; `wait`
+polls it and writes what is done so far (metrics, predictions, per-model timings, the log) into $OUT.
+Rerunning `start` after an interruption resumes: Snakemake skips finished jobs and training resumes
+from its last completed epoch.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = Path(os.environ.get("ALLREPRO_GPU_STATE", "/tmp/allrepro-gpu"))
+PACK = ROOT / ".gpu"
+PART_MIB = 56  # a part (wheels and data, or data) plus the working tree stays under the 64 MiB a command carries
+# Packages the project needs at run time that the GPU image lacks (it has numpy, pandas, scikit-learn,
+# opencv, matplotlib, pyyaml, jax...): `pack` downloads these, pinned to what this venv runs.
+NEEDED = ["keras", "namex", "optree", "snakemake", "snakemake-interface-common",
+          "snakemake-interface-executor-plugins", "snakemake-interface-storage-plugins",
+          "snakemake-interface-report-plugins", "snakemake-interface-logger-plugins",
+          "snakemake-interface-scheduler-plugins", "snakemake-interface-software-deployment-plugins",
+          "immutables", "configargparse", "connection-pool", "docutils", "gitpython", "gitdb", "smmap",
+          "humanfriendly", "jsonschema", "jsonschema-specifications", "referencing", "rpds-py", "nbformat",
+          "fastjsonschema", "jupyter-core", "traitlets", "pulp", "reretry", "smart-open", "tabulate", "throttler",
+          "yte", "dpath", "conda-inject", "argparse-dataclass", "tenacity", "sqlmodel", "sqlalchemy", "pydantic",
+          "pydantic-core", "annotated-types", "typing-inspection", "greenlet", "immutables", "imbalanced-learn",
+          "platformdirs", "plac", "datrie", "stopit", "toposort"]
+TARGET = ["--python-version", "3.12", "--implementation", "cp", "--only-binary=:all:",
+          *[a for p in ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
+                        "manylinux2014_x86_64", "any") for a in ("--platform", p)]]
+
+
+def sh(*cmd, **kw) -> subprocess.CompletedProcess:
+    print("+", " ".join(map(str, cmd)), flush=True)
+    return subprocess.run([str(c) for c in cmd], check=True, **kw)
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---- here: pack ----------------------------------------------------------------------------------
+
+def installed_versions(names: list[str]) -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for name in dict.fromkeys(names):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass  # not needed by this snakemake version
+    return out
+
+
+def pack(args) -> None:
+    """Wheels for the GPU machine's Python (3.12, x86-64) and the dataset's `Original/` images as a
+    stored zip cut in parts, each part in its own folder so that one command carries one of them."""
+    shutil.rmtree(PACK, ignore_errors=True)
+    wheels = PACK / "part1" / "wheels"
+    wheels.mkdir(parents=True)
+    pins = [f"{n}=={v}" for n, v in installed_versions(NEEDED).items()]
+    for pin in pins:
+        name = pin.split("==")[0]
+        got = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *TARGET,
+                              "-d", str(wheels), pin], capture_output=True, text=True)
+        if got.returncode:  # an sdist only (connection-pool): build its pure-Python wheel here
+            sh(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", wheels, pin)
+        print(f"wheel {name}: ok")
+    sh(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", wheels, ROOT)  # allrepro itself
+
+    source = Path(args.archive)
+    subset = PACK / "Original.zip"
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(subset, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            if info.filename.startswith(f"{args.subset}/"):
+                dst.writestr(info, src.read(info))  # same names, same bytes, same dates
+    digest, size = sha256(subset), subset.stat().st_size
+    parts = []
+    room = (PART_MIB << 20) - sum(p.stat().st_size for p in wheels.iterdir())  # part 1 also carries the wheels
+    with open(subset, "rb") as fh:
+        for i in range(1, 100):
+            block = fh.read(room if i == 1 else PART_MIB << 20)
+            if not block:
+                break
+            folder = PACK / f"part{i}"
+            folder.mkdir(exist_ok=True)
+            (folder / f"data.{i:02d}").write_bytes(block)
+            parts.append(f"data.{i:02d}")
+    subset.unlink()
+    (PACK / "part1" / "pack.json").write_text(json.dumps(
+        {"zip": "Original.zip", "sha256": digest, "bytes": size, "parts": parts, "pins": pins}, indent=1))
+    for folder in sorted(PACK.iterdir()):
+        mib = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+        print(f"{folder.relative_to(ROOT)}: {mib:.1f} MiB")
+
+
+# ---- there: install, start, wait, collect --------------------------------------------------------
+
+def install(folder: Path) -> None:
+    """Install the wheels of one part (if any) and keep its data part in the state folder."""
+    STATE.mkdir(parents=True, exist_ok=True)
+    (STATE / "data").mkdir(exist_ok=True)
+    wheels = sorted((folder / "wheels").glob("*.whl"))
+    if wheels:
+        sh(sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile", "--upgrade",
+           "--target", STATE / "site", *wheels)
+    for item in folder.iterdir():
+        if item.is_file():
+            shutil.copy2(item, STATE / "data" / item.name)
+    print(f"installed {folder}: {len(wheels)} wheels; data parts: "
+          f"{sorted(p.name for p in (STATE / 'data').glob('data.*'))}")
+
+
+def dataset() -> Path:
+    """The reassembled zip, checked against the sha256 `pack` recorded."""
+    meta = json.loads((STATE / "data" / "pack.json").read_text())
+    out = STATE / "data" / meta["zip"]
+    if out.exists() and sha256(out) == meta["sha256"]:
+        return out
+    missing = [p for p in meta["parts"] if not (STATE / "data" / p).exists()]
+    if missing:
+        raise SystemExit(f"data parts missing: {missing}: run `install` with the folders that carry them")
+    with open(out, "wb") as dst:
+        for part in meta["parts"]:
+            dst.write((STATE / "data" / part).read_bytes())
+    if sha256(out) != meta["sha256"]:
+        raise SystemExit(f"{out}: sha256 differs from the packed zip's {meta['sha256']}")
+    return out
+
+
+def environment(archive: Path) -> dict:
+    site = STATE / "site"
+    env = {**os.environ, "PYTHONPATH": f"{site}:{os.environ.get('PYTHONPATH', '')}".rstrip(":"),
+           "PATH": f"{site / 'bin'}:{os.environ['PATH']}", "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax"),
+           "ALLREPRO_DATA_SOURCE": f"file:{archive}", "PYTHONUNBUFFERED": "1",
+           # each job is its own process (training and evaluation can overlap): JAX must not grab 75% of
+           # the GPU at start, and then its peak-memory figure is what the model really used
+           "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "DVC_NO_ANALYTICS": "1"}
+    return env
+
+
+def targets(work: Path, env: dict, config: list[str]) -> dict[str, list[str]]:
+    """Per experiment: the evaluation outputs of its models under the chosen profile, and its ensemble."""
+    code = ("import json,sys; from allrepro import params as P, layout as L; "
+            "cfg=P.apply_overrides(P.load('params.yaml'), sys.argv[1:]); "
+            "print(json.dumps({e: [L.eval_file(e, m, f) for m in P.models_for(cfg, e) for f in ('metrics.json','inference.json')]"
+            " + ([L.ensemble_file(e, 'metrics.json')] if P.ensemble_members(cfg, e) else []) "
+            "for e in P.selected_experiments(cfg)}))")
+    out = subprocess.run([sys.executable, "-c", code, *config], cwd=work, env=env, check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def overrides_file(items: list[str], path: Path) -> Path:
+    """KEY.PATH=VALUE overrides as a YAML file for `snakemake --configfile`, which merges it into
+    params.yaml (`--config` takes top-level keys only, and reads `null` there as a string)."""
+    import yaml
+
+    nested: dict = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        *parents, leaf = key.split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    path.write_text(yaml.safe_dump(nested, sort_keys=False))
+    return path
+
+
+def start(args) -> None:
+    archive = dataset()
+    work = STATE / "work"
+    # the project's files, refreshed; data/, models/, reports/ and logs/ of an earlier start are kept (resume)
+    keep = {"data", "models", "reports", "logs", ".snakemake", ".gpu", ".whl", ".git", ".venv", ".pytest_cache"}
+    work.mkdir(exist_ok=True)
+    for item in ROOT.iterdir():
+        if item.name in keep:
+            continue
+        dest = work / item.name
+        if dest.is_dir():
+            shutil.rmtree(dest)
+        (shutil.copytree if item.is_dir() else shutil.copy2)(item, dest)
+    for name in ("data", "models", "reports"):
+        (work / name).mkdir(exist_ok=True)
+        for readme in (ROOT / name).glob("README.md"):
+            shutil.copy2(readme, work / name / readme.name)
+    env = environment(archive)
+    config = [f"profile={args.profile}", *args.set]
+    jobs, overrides = [], overrides_file(config, STATE / "overrides.yaml")
+    for exp in args.experiments:
+        files = targets(work, env, [*config, f"experiment={exp}"])[exp]
+        jobs.append(["snakemake", "--cores", str(args.cores), "--resources", "gpu=1", "--rerun-incomplete", "--keep-going",
+                     "--configfile", str(overrides), "--config", f"experiment={exp}", "--", *files])
+    script = STATE / "run.sh"
+    lines = ["set -e", f"cd {work}", "date +%s > ../started", "nvidia-smi -L || true"]
+    for cmd in jobs:
+        lines += [f"echo \"== $(date +%T) {' '.join(cmd[:12])} ...\"", " ".join(f"'{c}'" for c in cmd)]
+    lines += ["date +%s > ../finished"]
+    script.write_text("\n".join(lines) + "\n")
+    for stale in ("finished", "failed", "started"):
+        (STATE / stale).unlink(missing_ok=True)
+    log = open(STATE / "run.log", "a")
+    wrapper = f"bash {script} || echo $? > {STATE / 'failed'}"
+    subprocess.Popen(["bash", "-c", wrapper], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
+                     start_new_session=True)  # survives the end of this command
+    (STATE / "config.json").write_text(json.dumps({"experiments": args.experiments, "config": config,
+                                                   "commands": jobs, "env": {k: env[k] for k in (
+                                                       "KERAS_BACKEND", "XLA_PYTHON_CLIENT_PREALLOCATE")}}))
+    print(f"started: {len(jobs)} snakemake runs, log {STATE / 'run.log'}")
+
+
+def wait(args) -> None:
+    deadline = time.time() + args.seconds
+    while time.time() < deadline and not any((STATE / f).exists() for f in ("finished", "failed")):
+        time.sleep(5)
+    state = "finished" if (STATE / "finished").exists() else "failed" if (STATE / "failed").exists() else "running"
+    print(f"state: {state}")
+    collect(args)
+
+
+def model_rows(work: Path) -> list[dict]:
+    rows = []
+    for labels in sorted(work.glob("models/*/*/labels.json")):
+        info = json.loads(labels.read_text())
+        rows.append({"trained_in": labels.parent.parent.name, **{k: info.get(k) for k in (
+            "model", "backbone", "input_size", "train_rows", "epochs", "params_total", "seconds",
+            "train_images_per_s", "first_epoch_seconds", "peak_memory_mib")}, **{
+            k: info["runtime"].get(k) for k in ("backend", "device", "precision", "jit_compile", "deterministic")}})
+    return rows
+
+
+def collect(args) -> None:
+    """Metrics, predictions, timings and logs into $OUT/results.tar.gz, and a summary on stdout."""
+    out = Path(os.environ.get("OUT") or args.out or ".")
+    out.mkdir(parents=True, exist_ok=True)
+    work = STATE / "work"
+    started = float((STATE / "started").read_text()) if (STATE / "started").exists() else None
+    ended = (STATE / "finished").read_text() if (STATE / "finished").exists() else None
+    summary = {"wall_seconds": round((float(ended) if ended else time.time()) - started) if started else None,
+               "state": "finished" if ended else "failed" if (STATE / "failed").exists() else "running",
+               "models": model_rows(work)}
+    for metrics in sorted(work.glob("reports/*/*/metrics.json")):
+        m = json.loads(metrics.read_text())
+        speed = metrics.with_name("inference.json")
+        summary.setdefault("evaluations", []).append({
+            "experiment": metrics.parent.parent.name, "model": metrics.parent.name,
+            **{k: m.get(k) for k in ("accuracy", "mcc", "n", "coverage")},
+            "inference_images_per_s": json.loads(speed.read_text()).get("images_per_s") if speed.exists() else None})
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    with tarfile.open(out / "results.tar.gz", "w:gz") as tar:
+        for pattern in ("models/*/*/labels.json", "models/*/*/history.csv", "reports/*/*/*.json", "reports/*/*/*.csv",
+                        "logs/**/*.log"):
+            for path in sorted(work.glob(pattern)):
+                tar.add(path, arcname=path.relative_to(work).as_posix())
+        for name in ("run.log", "run.sh", "config.json"):
+            if (STATE / name).exists():
+                tar.add(STATE / name, arcname=name)
+    print(json.dumps(summary, indent=1)[-6000:])
+    log = STATE / "run.log"
+    if log.exists():
+        print("---- run.log (end) ----\n" + log.read_text()[-3000:])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("steps", nargs="+", help="pack | install FOLDER | start | wait | collect, in order")
+    ap.add_argument("--archive", default=str(ROOT.parent / "shared/datasets/mehradaria-leukemia/archive.zip"))
+    ap.add_argument("--subset", default="Original")
+    ap.add_argument("--profile", default="paper")
+    ap.add_argument("--experiments", nargs="+", default=["idrees", "patel", "najjar"])
+    ap.add_argument("--set", action="append", default=["profiles.paper.weights=null"],
+                    help="extra KEY=VALUE for snakemake --config (default: profiles.paper.weights=null, offline)")
+    ap.add_argument("--cores", type=int, default=os.cpu_count())
+    ap.add_argument("--seconds", type=float, default=540)
+    ap.add_argument("--out", default=None, help="where collect writes (default: $OUT)")
+    args = ap.parse_args()
+    steps = iter(args.steps)
+    for step in steps:
+        if step == "install":
+            install(Path(next(steps)))
+        elif step in ("pack", "start", "wait", "collect"):
+            globals()[step](args)
+        else:
+            raise SystemExit(f"unknown step {step!r}")
+
+
+if __name__ == "__main__":
+    main()
