@@ -41,7 +41,7 @@ NEEDED = ["keras", "namex", "optree", "snakemake", "snakemake-interface-common",
           "humanfriendly", "jsonschema", "jsonschema-specifications", "referencing", "rpds-py", "nbformat",
           "fastjsonschema", "jupyter-core", "traitlets", "pulp", "reretry", "smart-open", "tabulate", "throttler",
           "yte", "dpath", "conda-inject", "argparse-dataclass", "tenacity", "sqlmodel", "sqlalchemy", "pydantic",
-          "pydantic-core", "annotated-types", "typing-inspection", "greenlet", "immutables", "imbalanced-learn",
+          "pydantic-core", "annotated-types", "typing-inspection", "greenlet", "imbalanced-learn", "sklearn-compat",
           "platformdirs", "plac", "datrie", "stopit", "toposort"]
 TARGET = ["--python-version", "3.12", "--implementation", "cp", "--only-binary=:all:",
           *[a for p in ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
