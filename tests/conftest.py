@@ -10,6 +10,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from allrepro.datasets.synthetic import cell_image  # noqa: F401  (re-exported for the tests)
 import pytest
 import yaml
 
@@ -20,19 +22,6 @@ CLASSES = ["Benign", "Early", "Pre", "Pro"]
 BIN = Path(sys.executable).parent
 os.environ["PATH"] = f"{BIN}:{os.environ['PATH']}"  # the venv's allrepro, snakemake and dvc, however pytest was started
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def cell_image(label: int, index: int, size: int = 48) -> np.ndarray:
-    """A synthetic smear field (BGR): pink background, violet nuclei whose size and count depend on the class."""
-    rng = np.random.default_rng([label, index])
-    image = np.empty((size, size, 3), np.uint8)
-    image[:] = (200, 180, 235)  # pale pink (BGR)
-    image = np.clip(image.astype(int) + rng.integers(-12, 12, image.shape), 0, 255).astype(np.uint8)
-    radius = max(3, size // (9 - label))
-    for _ in range(1 + label % 2):
-        centre = tuple(int(c) for c in rng.integers(radius, size - radius, 2))
-        cv2.circle(image, centre, radius, (160, 50, 90), -1)  # violet: OpenCV hue 131
-    return image
 
 
 def reference_image(label: int, index: int, size: int = 48) -> np.ndarray:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 
 import cv2
+
+from allrepro.datasets import synthetic
 import pandas as pd
 import pytest
 import yaml
@@ -19,14 +21,7 @@ SUBJECTS = {"all": [("11", 6), ("12", 4), ("27", 5), ("3", 5)], "hem": [("H10", 
 
 
 def write_cnmc(root):
-    """The Kaggle C-NMC layout: C-NMC_Leukemia/training_data/fold_{0,1,2}/{all,hem}/UID_..._{all,hem}.bmp."""
-    for label, cls in enumerate(("all", "hem")):
-        for s, (subject, n) in enumerate(SUBJECTS[cls]):
-            folder = root / "C-NMC_Leukemia" / "training_data" / f"fold_{s % 3}" / cls
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in range(n):
-                cv2.imwrite(str(folder / f"UID_{subject}_{i + 1}_{i % 3 + 1}_{cls}.bmp"), cell_image(label, s * 10 + i, 40))
-    return root
+    return synthetic.write_cnmc(root, SUBJECTS, size=40)
 
 
 def cnmc_data() -> dict:

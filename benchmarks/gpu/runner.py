@@ -43,9 +43,13 @@ NEEDED = ["keras", "namex", "optree", "snakemake", "snakemake-interface-common",
           "yte", "dpath", "conda-inject", "argparse-dataclass", "tenacity", "sqlmodel", "sqlalchemy", "pydantic",
           "pydantic-core", "annotated-types", "typing-inspection", "greenlet", "imbalanced-learn", "sklearn-compat",
           "platformdirs", "plac", "datrie", "stopit", "toposort"]
-TARGET = ["--python-version", "3.12", "--implementation", "cp", "--only-binary=:all:",
-          *[a for p in ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
-                        "manylinux2014_x86_64", "any") for a in ("--platform", p)]]
+PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "any")
+
+
+def target(python: str) -> list[str]:
+    """pip download options for the GPU machine's interpreter (CPython `python`, x86-64 Linux)."""
+    return ["--python-version", python, "--implementation", "cp", "--only-binary=:all:",
+            *[a for p in PLATFORMS for a in ("--platform", p)]]
 
 
 def sh(*cmd, **kw) -> subprocess.CompletedProcess:
@@ -84,7 +88,7 @@ def pack(args) -> None:
     pins = [f"{n}=={v}" for n, v in installed_versions(NEEDED).items()]
     for pin in pins:
         name = pin.split("==")[0]
-        got = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *TARGET,
+        got = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *target(args.python),
                               "-d", str(wheels), pin], capture_output=True, text=True)
         if got.returncode:  # an sdist only (connection-pool): build its pure-Python wheel here
             sh(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", wheels, pin)
@@ -295,6 +299,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=["profiles.paper.weights=null"],
                     help="extra KEY=VALUE for snakemake --config (default: profiles.paper.weights=null, offline)")
     ap.add_argument("--cores", type=int, default=os.cpu_count())
+    ap.add_argument("--python", default="3.12", help="pack: the GPU machine's Python version (default 3.12)")
     ap.add_argument("--seconds", type=float, default=540)
     ap.add_argument("--out", default=None, help="where collect writes (default: $OUT)")
     args = ap.parse_args()

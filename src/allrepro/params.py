@@ -40,7 +40,30 @@ def load(path: str | Path = "params.yaml", overrides: list[str] | None = None) -
     env = json.loads(os.environ.get(OVERRIDES_ENV) or "[]")
     cfg = apply_overrides(cfg, [*env, *(overrides or [])])
     validate(cfg, origin=str(path))
+    return resolve_profile(cfg)
+
+
+def resolve_profile(cfg: dict) -> dict:
+    """The active profile's cuts applied: `epochs` for every phase of every model, `split` keys merged
+    into every experiment's split, `title` added to the report's. The smoke profile is the paper
+    profile with only the amount of work cut this way."""
+    prof = cfg["profiles"][cfg["profile"]]
+    if not any(prof.get(k) for k in ("epochs", "split", "title")):
+        return cfg
+    cfg = copy.deepcopy(cfg)
+    for model in cfg["models"].values():
+        for phase in model["phases"]:
+            phase["epochs"] = prof.get("epochs") or phase["epochs"]
+    for exp in cfg["experiments"].values():
+        exp["split"].update(prof.get("split") or {})
+    if prof.get("title"):
+        cfg["report"]["title"] = f"{cfg['report'].get('title', 'allrepro report')} — {prof['title']}"
     return cfg
+
+
+def profile_kind(cfg: dict) -> str:
+    """The profile whose per-experiment choices apply (ensemble members): `like:`, else the profile itself."""
+    return cfg["profiles"][cfg["profile"]].get("like") or cfg["profile"]
 
 
 def apply_overrides(cfg: dict, overrides: list[str]) -> dict:
@@ -95,6 +118,12 @@ def _semantic_problems(cfg: dict):
         if model["backbone"] not in BACKBONES:
             yield (f"key 'models.{name}.backbone': unknown backbone {model['backbone']!r} "
                    f"(known: {', '.join(sorted(BACKBONES))})")
+    if cfg["profile"] not in cfg["profiles"]:
+        yield f"key 'profile': unknown profile {cfg['profile']!r} (known: {', '.join(cfg['profiles'])})"
+        return
+    like = cfg["profiles"][cfg["profile"]].get("like")
+    if like and like not in cfg["profiles"]:
+        yield f"key 'profiles.{cfg['profile']}.like': unknown profile {like!r}"
     if cfg["experiment"] not in [*cfg["experiments"], "all"]:
         yield f"key 'experiment': unknown experiment {cfg['experiment']!r} (known: {', '.join(cfg['experiments'])})"
     for name, exp in cfg["experiments"].items():
@@ -166,7 +195,13 @@ def models_for(cfg: dict, name: str | None = None) -> list[str]:
 def ensemble_members(cfg: dict, name: str | None = None) -> list[str]:
     """The ensemble's members under the active profile ([] when the experiment has no ensemble)."""
     spec = experiment(cfg, name).get("ensemble")
-    return list(spec["members"][cfg["profile"]]) if spec else []
+    if not spec:
+        return []
+    kind = profile_kind(cfg)
+    if kind not in spec["members"]:
+        raise ParamsError(f"key 'experiments.{name or cfg['experiment']}.ensemble.members': no members for "
+                          f"profile {kind!r} (set profiles.{cfg['profile']}.like to one of {', '.join(spec['members'])})")
+    return list(spec["members"][kind])
 
 
 # What a trained model depends on besides its own block and the global `train:`/profile settings.

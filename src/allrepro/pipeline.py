@@ -39,7 +39,7 @@ def param_keys(stage: str, exp: str = "", model: str = "", ds: str = "", **_) ->
         "audit": ["audit.bootstrap", "audit.baselines", "audit.close_to_cnn", "profile", "profiles",
                   f"experiments.{exp}.paper"],
         "split": [f"experiments.{exp}.dataset", f"experiments.{exp}.images", f"experiments.{exp}.split",
-                  f"experiments.{exp}.oversample"],
+                  f"experiments.{exp}.oversample", "profile", "profiles"],  # a profile may cap the parts
         "cache": ["cache"],
         "train": ["train", f"models.{model}", f"experiments.{exp}.class_weights", "profile", "profiles"],
         "evaluate": ["evaluate"],

@@ -122,10 +122,19 @@ def per_class_table(exp: str, model: str) -> pd.DataFrame:
 
 
 def training_info(cfg: dict, exp: str, models: list[str]) -> pd.DataFrame:
-    rows = {m: {**json.loads(Path(layout.model_file(trained_in(cfg, exp, m), m, "labels.json")).read_text()),
-                "trained in": trained_in(cfg, exp, m)} for m in models}
-    keep = ["backbone", "input_size", "weights", "train_rows", "epochs", "params_total", "seconds", "trained in"]
-    return pd.DataFrame(rows).T[keep]
+    """One row per model: what was trained, for how long, how fast (steady images/s, the epoch that compiled),
+    peak accelerator memory, and where (backend, device, precision)."""
+    rows = {}
+    for m in models:
+        info = json.loads(Path(layout.model_file(trained_in(cfg, exp, m), m, "labels.json")).read_text())
+        run = info.get("runtime", {})
+        rows[m] = {**{k: info.get(k) for k in ("backbone", "input_size", "weights", "train_rows", "epochs",
+                                               "params_total", "seconds", "train_images_per_s",
+                                               "first_epoch_seconds", "peak_memory_mib")},
+                   "backend": run.get("backend"), "device": run.get("device"),
+                   "precision": run.get("precision"), "XLA": run.get("jit_compile"),
+                   "trained in": trained_in(cfg, exp, m)}
+    return pd.DataFrame(rows).T
 
 
 def plot_histories(cfg: dict, exp: str, models: list[str]):

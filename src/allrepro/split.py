@@ -3,7 +3,8 @@
 Counts per class: every held-out part gets rounding(n * ratio) images (ceil, round or floor, from
 params) and training gets the rest. With ceil this reproduces idrees Table 2 exactly; with round, the
 patel 65/35 split. Oversampling (imbalanced-learn's RandomOverSampler) repeats manifest rows of the
-training part only; no image is copied.
+training part only; no image is copied. A `cap_per_class` (the smoke profile's) then keeps a seeded pick
+of at most that many images per class in each part, before oversampling.
 """
 from __future__ import annotations
 
@@ -83,6 +84,17 @@ def oversample(train: pd.DataFrame, seed: int) -> pd.DataFrame:
     return out.sort_values(["label", "id", "copy"], kind="stable").reset_index(drop=True)
 
 
+def cap_per_class(rows: pd.DataFrame, cap: int | None, seed: int, part: str) -> pd.DataFrame:
+    """At most `cap` rows of each class, a seeded pick within the part (so the parts stay disjoint)."""
+    if not cap:
+        return rows
+    keep = []
+    for label, group in rows.groupby("label", sort=True):
+        rng = np.random.default_rng([seed, int(label), layout.PARTS.index(part), 7])
+        keep.append(group.iloc[np.sort(rng.permutation(len(group))[:cap])])
+    return pd.concat(keep) if keep else rows
+
+
 def split(cfg: dict, exp: str) -> dict[str, pd.DataFrame]:
     spec, dataset = cfg["experiments"][exp], dataset_of(cfg, exp)
     classes = cfg["datasets"][dataset]["classes"]
@@ -107,6 +119,7 @@ def split(cfg: dict, exp: str) -> dict[str, pd.DataFrame]:
     out = {}
     for part in layout.PARTS:
         rows = table[table["part"] == part][COLUMNS].sort_values(["label", "id"], kind="stable")
+        rows = cap_per_class(rows, spec["split"].get("cap_per_class"), spec["split"]["seed"], part)
         if part == "train" and spec.get("oversample"):
             rows = oversample(rows.reset_index(drop=True), spec["split"]["seed"])
         out[part] = rows.reset_index(drop=True)

@@ -43,6 +43,34 @@ class Preprocess(keras.layers.Layer):
         return {**super().get_config(), "mode": self.mode}
 
 
+def warp_bilinear(x, coefficients):
+    """Resample each image at p_in = A . p_out (A per image, its six coefficients each of shape (n,)),
+    bilinear, edges repeated outside (the 'nearest' fill).
+
+    Written as index arithmetic and one gather so that XLA compiles it on every backend: TensorFlow's
+    ImageProjectiveTransform op (behind keras.ops.image.affine_transform) has no XLA kernel, so a
+    jit-compiled training step with it fails on a GPU."""
+    shape = ops.shape(x)
+    n, h, w, c = shape[0], shape[1], shape[2], shape[3]
+    ys, xs = ops.meshgrid(ops.arange(h, dtype="float32"), ops.arange(w, dtype="float32"), indexing="ij")
+    xs, ys = ops.reshape(xs, (1, -1)), ops.reshape(ys, (1, -1))
+    a00, a01, a02, a10, a11, a12 = (ops.expand_dims(a, 1) for a in coefficients)
+    x_in, y_in = a00 * xs + a01 * ys + a02, a10 * xs + a11 * ys + a12
+    x0, y0 = ops.floor(x_in), ops.floor(y_in)
+    wx, wy = ops.expand_dims(x_in - x0, -1), ops.expand_dims(y_in - y0, -1)
+    wmax, hmax = ops.cast(w - 1, "float32"), ops.cast(h - 1, "float32")
+    flat = ops.reshape(x, (n, h * w, c))
+
+    def pixels(px, py):  # clamping the coordinates repeats the edge pixels
+        index = ops.cast(ops.clip(py, 0.0, hmax), "int32") * w + ops.cast(ops.clip(px, 0.0, wmax), "int32")
+        index = ops.broadcast_to(ops.expand_dims(index, -1), (n, h * w, c))
+        return ops.take_along_axis(flat, index, axis=1)
+
+    top = pixels(x0, y0) * (1.0 - wx) + pixels(x0 + 1.0, y0) * wx
+    bottom = pixels(x0, y0 + 1.0) * (1.0 - wx) + pixels(x0 + 1.0, y0 + 1.0) * wx
+    return ops.reshape(top * (1.0 - wy) + bottom * wy, (n, h, w, c))
+
+
 @keras.saving.register_keras_serializable(package="allrepro")
 class RandomAffine(keras.layers.Layer):
     """Rotation, shift, shear and zoom as ONE affine warp per image (training only).
@@ -77,11 +105,7 @@ class RandomAffine(keras.layers.Layer):
         cx, cy = (w - 1.0) / 2.0, (h - 1.0) / 2.0
         a02 = cx - a00 * cx - a01 * cy + tx
         a12 = cy - a10 * cx - a11 * cy + ty
-        zeros = ops.zeros((n,))
-        transform = ops.stack([a00, a01, a02, a10, a11, a12, zeros, zeros], axis=1)
-        out = ops.image.affine_transform(ops.cast(x, "float32"), transform, interpolation="bilinear",
-                                         fill_mode=self.fill_mode)
-        return ops.cast(out, x.dtype)
+        return ops.cast(warp_bilinear(ops.cast(x, "float32"), (a00, a01, a02, a10, a11, a12)), x.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
