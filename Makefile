@@ -19,13 +19,14 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	$(VENV)/bin/snakemake --cores $(CORES) --resources gpu=1 --config profile=quick
 
-# pushpalatha's C-NMC 2019 needs a Kaggle account: a generated C-NMC layout stands in (its params overrides
+# CPU only, so no `gpu` limit and one core per training job: two networks train side by side on two cores
+# (most of a smoke job is building and tracing the graph, which one core does). pushpalatha's C-NMC 2019 needs a Kaggle account: a generated C-NMC layout stands in (its params overrides
 # beside it), so `experiment=all` runs every experiment.
 CNMC_GENERATED := data/cnmc-generated
 smoke: setup
 	$(PY) -m allrepro.datasets.synthetic cnmc $(CNMC_GENERATED).zip $(CNMC_GENERATED).yaml
 	ALLREPRO_DATA_SOURCE_CNMC=file:$(abspath $(CNMC_GENERATED).zip) $(VENV)/bin/snakemake --cores $(CORES) \
-	  --resources gpu=1 --configfile $(CNMC_GENERATED).yaml --config profile=smoke experiment=all
+	  --set-threads train=1 --configfile $(CNMC_GENERATED).yaml --config profile=smoke experiment=all
 
 # one training step of every backbone, head and augmentation with XLA and mixed precision forced on, under
 # TensorFlow and JAX (slow on a CPU: XLA compiles each network; CI runs it apart from `make test`)

@@ -173,8 +173,9 @@ def targets(work: Path, env: dict, config: list[str]) -> dict[str, list[str]]:
             "print(json.dumps({e: [L.eval_file(e, m, f) for m in P.models_for(cfg, e) for f in ('metrics.json','inference.json')]"
             " + ([L.ensemble_file(e, 'metrics.json')] if P.ensemble_members(cfg, e) else []) "
             "for e in P.selected_experiments(cfg)}))")
-    out = subprocess.run([sys.executable, "-c", code, *config], cwd=work, env=env, check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code, *config], cwd=work, env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"listing the targets failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout)
 
 
