@@ -8,7 +8,7 @@ root=$(pwd)
 work=$(mktemp -d /tmp/allrepro-gpu-selftest.XXXX)
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install --quiet numpy pandas scikit-learn opencv-python-headless matplotlib pyyaml scipy \
-  pillow h5py 'jax[cpu]' typing-extensions tqdm rich absl-py ml-dtypes psutil requests jinja2 packaging attrs joblib threadpoolctl
+  pillow h5py 'jax[cpu]' typing-extensions wrapt tqdm rich absl-py ml-dtypes psutil requests jinja2 packaging attrs joblib threadpoolctl
 if "$work/venv/bin/python" -c "import tensorflow" 2>/dev/null; then echo "TensorFlow is in the test venv"; exit 1; fi
 py=$("$work/venv/bin/python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 .venv/bin/python benchmarks/gpu/runner.py pack --python "$py"
