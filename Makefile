@@ -29,7 +29,7 @@ smoke: setup
 	  --set-threads train=1 --configfile $(CNMC_GENERATED).yaml --config profile=smoke experiment=all
 
 # one training step of every backbone, head and augmentation with XLA and mixed precision forced on, under
-# TensorFlow and JAX (slow on a CPU: XLA compiles each network; CI runs it apart from `make test`)
+# TensorFlow and JAX (slow on a CPU: XLA compiles each network, about 20 minutes; not part of `make test`)
 test-xla: setup
 	$(VENV)/bin/python -m pytest -q -m xla --timeout 1800
 
