@@ -27,8 +27,11 @@ def paper_table(exp: str, models: list[str], paper: str | None = None) -> tuple[
     spec = paper_values().get(paper or exp, {}).get("table")
     if not spec:
         return None
+    trained = [m for m in spec["rows"] if m in models]  # the paper's networks this experiment trains
     rows = []
     for paper_model, values in spec["rows"].items():
+        if trained and paper_model not in trained:
+            continue  # e.g. patel_val trains only the ensemble's two members: no stand-in for the others
         ours_model = paper_model if paper_model in models else models[0]
         path = Path(layout.eval_file(exp, ours_model, "metrics.json"))
         ours = json.loads(path.read_text()) if path.is_file() else {}
@@ -37,8 +40,9 @@ def paper_table(exp: str, models: list[str], paper: str | None = None) -> tuple[
             rows.append({"paper model": paper_model, "ours from": ours_model, "metric": key, "paper %": reported,
                          "ours %": None if value is None else round(value, 2),
                          "ours − paper": None if value is None else round(value - reported, 2)})
-    stand_in = "" if all(m in models for m in spec["rows"]) else (
-        f" Quick profile: {models[0]} stands in for the paper's models.")
+    stand_in = (f" Quick profile: {models[0]} stands in for the paper's models." if not trained else
+                "" if len(trained) == len(spec["rows"]) else
+                f" This experiment trains {', '.join(trained)} only: the paper's other rows are in its own experiment.")
     return f"{spec['title']}. {spec.get('note', '')}{stand_in}", pd.DataFrame(rows)
 
 
