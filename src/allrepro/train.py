@@ -1,7 +1,8 @@
 """train: fit one model of one experiment on its cached arrays, phase by phase, as params say.
 
 Resumable: completed epochs are checkpointed (keras BackupAndRestore) and logged under
-models/<exp>/<model>/.work/; a job killed mid-run resumes from its last completed epoch when rerun.
+models/<exp>/<model>/.work/; a job killed mid-run resumes from its last completed epoch when rerun, and
+ends with the weights of an uninterrupted run (each epoch's randomness comes from (seed, epoch): resume.py).
 The declared outputs (model.keras, history.csv, labels.json) are written only once training is
 complete, each under a temporary name renamed into place.
 """
@@ -24,6 +25,7 @@ from allrepro import layout, runtime
 from allrepro.fileio import atomic_path, write_csv, write_json
 from allrepro.params import classes as class_names
 from allrepro.params import experiment, model_spec
+from allrepro.resume import CallbackState, EpochBatches, EpochSeeds
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamax": keras.optimizers.Adamax,
               "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
@@ -195,6 +197,7 @@ def train(cfg: dict, exp: str, model_name: str) -> dict:
     (work / "fingerprint.json").write_text(fingerprint)
     log, started, epoch, trainable = work / "epochs.csv", time.time(), 0, []
     kill_at = int(os.environ.get(KILL_ENV, 0))
+    batches = EpochBatches(x_train, y_train, spec["batch_size"], cfg["train"]["seed"])
     with runtime.distribution(setup):
         model, backbone = build_model(spec, len(classes))
         for number, phase in enumerate(spec["phases"], start=1):
@@ -210,12 +213,18 @@ def train(cfg: dict, exp: str, model_name: str) -> dict:
                 print(f"phase {number}: already complete (epoch {epoch}), resuming after it")
                 continue
             extra = [KillAfter(kill_at)] if kill_at else []
-            fit_phase(model, setup, x=x_train, y=y_train, batch_size=spec["batch_size"],
-                      epochs=epoch + phase["epochs"], initial_epoch=epoch, validation_data=val,
-                      class_weight=class_weight, shuffle=True, verbose=2,
-                      callbacks=[Throughput(len(y_train)), EpochLog(log, number),
-                                 keras.callbacks.BackupAndRestore(str(work / f"phase{number}")),
-                                 *callbacks(phase, val is not None), *extra])
+            tracked = callbacks(phase, val is not None)
+            # EarlyStopping/ReduceLROnPlateau update before their state is saved, and that before the
+            # checkpoint, so a checkpoint never runs ahead of the state it is resumed with
+            fit_phase(model, setup, x=batches, epochs=epoch + phase["epochs"], initial_epoch=epoch,
+                      validation_data=val, class_weight=class_weight, verbose=2,
+                      shuffle=False,  # EpochBatches orders the rows; Keras' own shuffle draws from Python's RNG
+                      callbacks=[EpochSeeds(batches), Throughput(len(y_train)), EpochLog(log, number), *tracked,
+                                 CallbackState(work, tracked),
+                                 keras.callbacks.BackupAndRestore(str(work / f"phase{number}")), *extra])
+            # BackupAndRestore leaves the epoch it resumed at on the model, and the next phase's fit would
+            # start from it instead of its own initial_epoch
+            model._initial_epoch = None
             epoch = int(read_log(log)["epoch"].max())
             model.save_weights(done)
             (work / f"phase{number}.json").write_text(json.dumps({"last_epoch": epoch}))
