@@ -95,12 +95,44 @@ def test_not_a_zip_and_missing_path(project):
     assert_nothing_left(project)
 
 
-def test_kaggle_without_credentials(project, monkeypatch):
+def no_kaggle_credentials(project, monkeypatch):
     for var in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(project))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(project / ".config"))
-    with pytest.raises(AcquireError, match="no Kaggle credentials"):
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(project / "kh-cache"))
+
+
+def test_kaggle_without_credentials_downloads_anonymously(project, monkeypatch):
+    """No credentials is no reason to stop: public datasets download anonymously. Offline here, so the
+    anonymous attempt is what fails (a closed local proxy port), not a credentials check."""
+    no_kaggle_credentials(project, monkeypatch)
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "")
+    with pytest.raises(AcquireError, match="kaggle:mehradaria/leukemia: download failed") as err:
+        acquire(cfg_for(), "kaggle:mehradaria/leukemia", "mehradaria")
+    assert "credentials" not in str(err.value)
+    assert_nothing_left(project)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_kaggle_refusal_says_how_to_give_credentials(project, monkeypatch, status):
+    """Kaggle cannot be reached from here: its refusal is the requests.HTTPError kagglehub raises, with a
+    real response object of that status."""
+    import kagglehub
+    import requests
+
+    no_kaggle_credentials(project, monkeypatch)
+    response = requests.Response()
+    response.status_code = status
+
+    def refuse(handle, **_):
+        raise requests.HTTPError(f"{status} Client Error", response=response)
+
+    monkeypatch.setattr(kagglehub, "dataset_download", refuse)
+    with pytest.raises(AcquireError, match=f"refused the download without credentials \\(HTTP {status}\\): "
+                                           "set KAGGLE_USERNAME and KAGGLE_KEY"):
         acquire(cfg_for(), "kaggle:mehradaria/leukemia", "mehradaria")
     assert_nothing_left(project)
 

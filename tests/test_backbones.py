@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import yaml
 
-from allrepro.models.build import build_model
-from allrepro.models.registry import BACKBONES, build_backbone
+from allrepro.models.build import build_backbone, build_model
+from allrepro.models.registry import BACKBONES
 from conftest import ROOT, cell_image
 
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())

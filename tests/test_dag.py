@@ -77,6 +77,13 @@ def test_snakemake_rerun_does_nothing(tiny):
     assert not snakemake_jobs(out.stdout + out.stderr)
 
 
+def test_snakemake_unlock_needs_no_cores(tiny):
+    # what Snakemake tells a user to run after a killed run; it failed while a rule asked for workflow.cores
+    project, env = tiny
+    out = run(["snakemake", "--unlock"], project, env)
+    assert "Unlocked working directory" in out.stdout + out.stderr
+
+
 def test_snakemake_report_param_reruns_only_the_report(tiny):
     project, env = tiny
     set_param(project, "report.title", "changed by test (snakemake)")
@@ -172,3 +179,53 @@ def test_a_model_shared_by_experiments_is_trained_once(tiny):
     text = dry.stdout + dry.stderr
     assert sorted(set(re.findall(r"models/(\w+)/\w+/model\.keras", text))) == ["patel"]
     assert not (project / "models/patel_best").exists()
+
+
+def reruns(project: Path, env: dict, changed: str) -> tuple[set[str], set[str], set[str]]:
+    """Snakemake's dry run: the stages it reruns because `changed` is their input, and those it reruns
+    only because an upstream job will; DVC's status: the stages with `changed` among their changed deps
+    (DVC reports only those; what follows depends on whether their outputs change)."""
+    dry = run(["snakemake", "-n", *SNAKEMAKE[1:]], project, env)
+    jobs = re.findall(r"^(?:local)?rule (\w+):.*?^\s+reason: ([^\n]*)", dry.stdout + dry.stderr, flags=re.M | re.S)
+    direct = {rule for rule, reason in jobs if "Updated input files" in reason and changed in reason}
+    upstream = {rule for rule, reason in jobs if reason.startswith("Input files updated by another job")}
+    assert {rule for rule, _ in jobs} == direct | upstream, jobs  # no other reason to rerun anything
+    status = yaml.safe_load(run(["dvc", "status", "--json"], project, env).stdout or "{}")
+    dvc = {name.split("_")[0] for name, changes in status.items()
+           if any(changed in (d.get("changed deps") or {}) for d in changes if isinstance(d, dict))}
+    return direct, upstream - {"all"}, dvc
+
+
+def test_editing_an_imported_module_reruns_exactly_the_stages_that_import_it(tiny):
+    """Code dependencies are derived from the imports (codedeps.py): an edit reruns the stages whose
+    command imports the module, directly or not, under both tools (and, under Snakemake, what follows
+    them), and a module no stage imports reruns nothing. Last in this file: it leaves the project as it
+    found it."""
+    from allrepro import pipeline
+
+    project, env = tiny
+    run(SNAKEMAKE, project, env)  # everything up to date before the edits
+    run(["dvc", "repro"], project, env)
+    order = list(pipeline.STAGES)
+    cases = ["src/allrepro/models/small_cnn.py",  # the quick model's architecture: training onwards
+             "src/allrepro/cache.py",             # only the cache stage imports it
+             "src/allrepro/paper_tables.py",      # imported by the report notebook, not by report.py
+             "src/allrepro/datasets/synthetic.py"]  # test data generator: no stage imports it
+    for path in cases:
+        expected = {st for st in pipeline.STAGES if path in pipeline.code(st)}
+        file = project / path
+        original = file.read_text()
+        file.write_text(original + "\n# edited by a test\n")
+        try:
+            direct, downstream, dvc = reruns(project, env, path)
+        finally:
+            file.write_text(original)
+        assert dvc == expected, (path, dvc, expected)
+        # Snakemake names one reason per job: a stage that imports the file but also follows one that does
+        # shows "input files updated by another job"; every such stage is scheduled, nothing before them
+        assert direct <= expected <= direct | downstream, (path, direct, downstream, expected)
+        first = min((order.index(st) for st in expected), default=len(order))
+        assert all(order.index(st) > first for st in downstream), (path, downstream)
+    assert {"train", "evaluate"} <= {st for st in pipeline.STAGES if "src/allrepro/models/small_cnn.py" in pipeline.code(st)}
+    assert [st for st in pipeline.STAGES if "src/allrepro/cache.py" in pipeline.code(st)] == ["cache"]
+    run(["snakemake", "--touch", *SNAKEMAKE[1:]], project, env)  # the restored files' new mtimes

@@ -16,9 +16,10 @@ from pathlib import Path
 from allrepro import layout
 from allrepro.datasets import DatasetError, build_manifest, check_layout, select
 from allrepro.fileio import atomic_path, sha256_file, write_csv
+from allrepro.params import UserError
 
 
-class AcquireError(RuntimeError):
+class AcquireError(UserError, RuntimeError):
     """The source could not be fetched or is not the dataset we expect."""
 
 
@@ -100,16 +101,22 @@ def kaggle_credentials_present() -> bool:
     return any(d and (Path(d) / "kaggle.json").is_file() for d in config_dirs)
 
 
+CREDENTIALS_HELP = ("set KAGGLE_USERNAME and KAGGLE_KEY, or put kaggle.json in ~/.kaggle/ (Kaggle > Settings > "
+                    "API > Create New Token); or use a local copy with ALLREPRO_DATA_SOURCE=file:<archive.zip>")
+
+
 def _kaggle_download(handle: str) -> Path:
-    if not kaggle_credentials_present():
-        raise AcquireError(
-            f"kaggle:{handle}: no Kaggle credentials found. Set KAGGLE_USERNAME and KAGGLE_KEY, or put kaggle.json "
-            "in ~/.kaggle/ (Kaggle > Settings > API > Create New Token); or use a local copy with "
-            "ALLREPRO_DATA_SOURCE=file:<archive.zip>")
+    """kagglehub downloads public datasets without an account; credentials are needed only when Kaggle
+    refuses (401/403: a private dataset, or rules to accept), and the error then says how to give them."""
     import kagglehub
 
     try:
         return Path(kagglehub.dataset_download(handle))
     except Exception as exc:  # kagglehub raises requests/HTTP errors of several kinds
-        raise AcquireError(f"kaggle:{handle}: download failed (no network, or the credentials were refused): "
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status in (401, 403):
+            who = "with the credentials found" if kaggle_credentials_present() else "without credentials"
+            raise AcquireError(f"kaggle:{handle}: Kaggle refused the download {who} (HTTP {status}): "
+                               f"{CREDENTIALS_HELP}") from exc
+        raise AcquireError(f"kaggle:{handle}: download failed (no network, or Kaggle unreachable): "
                            f"{type(exc).__name__}: {exc}") from exc

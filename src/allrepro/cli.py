@@ -144,11 +144,9 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the logs
     args = parser().parse_args(argv)
-    from allrepro.acquire import AcquireError
-
     try:
         return run(args)
-    except (P.ParamsError, AcquireError) as exc:
+    except P.UserError as exc:  # bad params or data source: the message names the key or file
         print(f"allrepro {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

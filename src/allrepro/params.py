@@ -19,7 +19,11 @@ DATA_SOURCE_ENV = "ALLREPRO_DATA_SOURCE"
 OVERRIDES_ENV = "ALLREPRO_SET"  # JSON list of KEY=VALUE, set by the Snakefile from --config/--configfile
 
 
-class ParamsError(ValueError):
+class UserError(Exception):
+    """Bad input a user can fix (params, a data source): `allrepro` prints the message, no traceback."""
+
+
+class ParamsError(UserError, ValueError):
     """A params file that must not be run; the message names the file and the key."""
 
 

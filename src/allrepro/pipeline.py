@@ -7,26 +7,26 @@ DAG Snakemake really builds.
 """
 from __future__ import annotations
 
-from allrepro import layout
+import functools
+
+from allrepro import codedeps, layout
 from allrepro.params import dataset_of, ensemble_members, model_spec, models_for, trained_in
 
 STAGES = ("acquire", "segment", "duplicates", "agreement", "split", "cache", "train", "evaluate", "ensemble", "audit",
           "report")
-CODE = {  # source files whose change must rerun a stage (DVC `deps`, Snakemake inputs)
-    "acquire": ["src/allrepro/acquire.py", "src/allrepro/datasets/folders.py", "src/allrepro/audit/quality.py"],
-    "segment": ["src/allrepro/segment.py"],
-    "duplicates": ["src/allrepro/audit/duplicates.py"],
-    "agreement": ["src/allrepro/audit/segmentation.py", "src/allrepro/segment.py"],
-    "audit": ["src/allrepro/audit/stage.py", "src/allrepro/audit/shortcuts.py", "src/allrepro/audit/uncertainty.py",
-              "src/allrepro/audit/duplicates.py", "src/allrepro/paper_values.yaml"],
-    "split": ["src/allrepro/split.py"],
-    "cache": ["src/allrepro/cache.py"],
-    "train": ["src/allrepro/train.py", "src/allrepro/models/build.py"],
-    "evaluate": ["src/allrepro/evaluate.py", "src/allrepro/metrics.py"],
-    "ensemble": ["src/allrepro/ensemble.py"],
-    "report": ["src/allrepro/report.py", "src/allrepro/paper_tables.py", "src/allrepro/paper_values.yaml",
-               "workflow/notebooks/report.ipynb"],
-}
+# The module that does each stage's work; its code dependencies are derived from it (codedeps.py).
+ENTRY = {"acquire": "allrepro.acquire", "segment": "allrepro.segment", "duplicates": "allrepro.audit.duplicates",
+         "agreement": "allrepro.audit.segmentation", "split": "allrepro.split", "cache": "allrepro.cache",
+         "train": "allrepro.train", "evaluate": "allrepro.evaluate", "ensemble": "allrepro.ensemble",
+         "audit": "allrepro.audit.stage", "report": "allrepro.report"}
+CLI = "allrepro.cli"  # every stage's command; it imports params at module level, the stage's module lazily
+
+
+@functools.lru_cache(maxsize=None)
+def code(stage: str) -> tuple[str, ...]:
+    """Every file of the package a stage's command runs or reads: a change to one reruns the stage."""
+    cli = codedeps.module_path(CLI).relative_to(codedeps.PACKAGE).as_posix()
+    return tuple(sorted({f"{codedeps.PREFIX}/{cli}", *codedeps.closure([ENTRY[stage], "allrepro.params"])}))
 
 
 def param_keys(stage: str, exp: str = "", model: str = "", ds: str = "", **_) -> list[str]:
@@ -93,7 +93,7 @@ def outputs(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}
 
 
 def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part="", ds: str = "") -> dict:
-    deps = {f"code{i}": path for i, path in enumerate(CODE[stage])}
+    deps = {f"code{i}": path for i, path in enumerate(code(stage))}
     segmented = bool(exp) and cfg["experiments"][exp]["images"] == "segmented"
     ds = ds or (dataset_of(cfg, exp) if exp else "")
     if stage in ("segment", "duplicates", "agreement"):

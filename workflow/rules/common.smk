@@ -17,6 +17,9 @@ except ParamsError as exc:
     raise WorkflowError(str(exc))
 
 ENV = "../../envs/allrepro.yaml"
+# Snakemake lowers a job's threads to --cores; `workflow.cores` itself is undefined for commands that run
+# no job (`snakemake --unlock`, `--list-rules`), which then refused to start.
+ALL_CORES = os.cpu_count() or 1
 EXPERIMENTS = selected_experiments(config)  # --config experiment=all runs them all
 
 

@@ -6,7 +6,7 @@ rule segment:
         manifest=pipeline.outputs("segment")["manifest"],
     params:
         p=stage_params("segment"),
-    threads: workflow.cores
+    threads: ALL_CORES
     log:
         "logs/segment/{ds}.log",
     conda:

@@ -5,7 +5,7 @@ rule train:
         **pipeline.outputs("train"),
     params:
         p=stage_params("train"),
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
         gpu=1,
     log:

@@ -1,12 +1,30 @@
 """Assemble a classifier from params: uint8 input -> augmentation -> preprocessing -> backbone -> head."""
 from __future__ import annotations
 
+import importlib
+
 import keras
 from keras import layers
 
+from allrepro.models import alexnet, small_cnn
 from allrepro.models.layers import Preprocess, RandomAffine
 from allrepro.models.mseenet import inception_module
-from allrepro.models.registry import BACKBONES, build_backbone
+from allrepro.models.registry import BACKBONES
+
+CUSTOM = {"small_cnn": small_cnn.build, "alexnet": alexnet.build}  # backbones built in this package
+
+
+def build_backbone(name: str, input_shape: tuple[int, int, int], weights):
+    """The feature extractor. `weights`: 'imagenet', None, or a path to a weights file."""
+    if name in CUSTOM:
+        return CUSTOM[name](input_shape=input_shape, weights=weights)
+    module, _, attr = BACKBONES[name].constructor.partition(":")
+    constructor = getattr(importlib.import_module(module), attr)
+    local = weights not in (None, "imagenet")
+    base = constructor(include_top=False, input_shape=input_shape, weights=None if local else weights)
+    if local:
+        base.load_weights(weights)
+    return base
 
 
 def augmentation(spec: dict) -> list[keras.layers.Layer]:
