@@ -1,32 +1,44 @@
-# make setup: .venv with the project and its test extras (idempotent: reinstalls only when pyproject.toml changes)
+# make setup: .venv with the pinned versions of requirements.lock and the project (idempotent: reinstalls only
+#             when pyproject.toml or the lock changes)
+# make lock:  re-resolve requirements.lock after a dependency change
 # make run:   the pipeline, quick profile, on the data source in params.yaml or $ALLREPRO_DATA_SOURCE
 # make smoke: every paper network of every experiment end to end, work cut (profile smoke), offline, on a CPU
 # make test:  the test suite
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 CORES   ?= all
+LOCK    := requirements.lock
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup run smoke test test-xla dvc-repro dvc-yaml clean
+.PHONY: setup lock run smoke test test-xla dvc-repro dvc-yaml clean
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Exact versions with hashes from requirements.lock, then the project itself without resolving anything.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	touch $@
+
+# After changing dependencies in pyproject.toml: re-resolve, keeping every pin that still fits
+# (UPGRADE=1: newest versions). Python 3.11 on x86-64 Linux, the platform CI and `make setup` run on.
+lock:
+	test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11.7 \
+	  --python-platform x86_64-manylinux_2_28 --no-header $(if $(UPGRADE),--upgrade) -o $(LOCK)
 
 run: setup
 	$(VENV)/bin/snakemake --cores $(CORES) --resources gpu=1 --config profile=quick
 
-# CPU only, so no `gpu` limit and one core per training job: two networks train side by side on two cores
+# CPU only, so no `gpu` limit (nor the default profile's) and one core per training job: two networks train side by side on two cores
 # (most of a smoke job is building and tracing the graph, which one core does). pushpalatha's C-NMC 2019 needs a Kaggle account: a generated C-NMC layout stands in (its params overrides
 # beside it), so `experiment=all` runs every experiment.
 CNMC_GENERATED := data/cnmc-generated
 smoke: setup
 	$(PY) -m allrepro.datasets.synthetic cnmc $(CNMC_GENERATED).zip $(CNMC_GENERATED).yaml
 	ALLREPRO_DATA_SOURCE_CNMC=file:$(abspath $(CNMC_GENERATED).zip) $(VENV)/bin/snakemake --cores $(CORES) \
-	  --set-threads train=1 --configfile $(CNMC_GENERATED).yaml --config profile=smoke experiment=all
+	  --workflow-profile none --set-threads train=1 --configfile $(CNMC_GENERATED).yaml --config profile=smoke experiment=all
 
 # one training step of every backbone, head and augmentation with XLA and mixed precision forced on, under
 # TensorFlow and JAX (slow on a CPU: XLA compiles each network, about 20 minutes; not part of `make test`)

@@ -21,6 +21,6 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         [layout.report_html(e) for e in EXPERIMENTS],
-    default_target: True

@@ -77,7 +77,7 @@ def tiny_zip(tmp_path) -> Path:
 def make_project(dest: Path, cfg: dict, data_zip: Path) -> Path:
     """A copy of the project's pipeline definition (not its data) with its own params, git and DVC."""
     dest.mkdir(parents=True)
-    for name in ("Snakefile", "workflow", "src", "envs"):
+    for name in ("Snakefile", "workflow", "profiles", "src", "envs", ".gitignore"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
     (dest / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -85,6 +85,7 @@ def make_project(dest: Path, cfg: dict, data_zip: Path) -> Path:
     run(["allrepro", "dvc-yaml"], dest, env)
     run(["git", "init", "-q"], dest, env)
     run(["dvc", "init", "-q"], dest, env)
+    shutil.copy(ROOT / ".dvc/config", dest / ".dvc/config")  # the project's own DVC settings and default remote
     run(["dvc", "config", "core.analytics", "false"], dest, env)
     return dest
 
@@ -97,8 +98,9 @@ def project_env(data_zip: Path) -> dict:
     return env
 
 
-def run(cmd: list[str], cwd: Path, env: dict | None = None, check: bool = True, timeout: int = 900):
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+def run(cmd: list[str], cwd: Path, env: dict | None = None, check: bool = True, timeout: int = 900,
+        input: str | None = None):
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, input=input)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc

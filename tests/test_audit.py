@@ -152,12 +152,12 @@ def test_segmentation_agreement_on_generated_references(tmp_path, monkeypatch):
 def test_real_dataset_duplicates_and_idrees_leakage(real_project, real_zip):
     env = project_env(real_zip)
     run(["allrepro", "duplicates", "--dataset", "mehradaria"], real_project, env)
-    summary = pd.read_json(real_project / "reports/audit/mehradaria/duplicates.json", typ="series")
+    summary = pd.read_json(real_project / "data/interim/mehradaria/audit/duplicates.json", typ="series")
     assert summary["exact"]["clusters"] == 40 and summary["near"]["clusters"] == 91
     for grouped, leaked in ((False, True), (True, False)):
         set_ = ["--set", f"experiments.idrees.split.group_near_duplicates={str(grouped).lower()}"]
         run(["allrepro", "split", "--experiment", "idrees", *set_], real_project, env)
-        table = pd.read_csv(real_project / "reports/audit/mehradaria/duplicates.csv")
+        table = pd.read_csv(real_project / "data/interim/mehradaria/audit/duplicates.csv")
         split = {p: pd.read_csv(real_project / f"data/processed/idrees/split/{p}.csv") for p in ("train", "val", "test")}
         leaks = leakage(split, table)
         assert (leaks["test"]["with_near_twin_in_train"] > 0) == leaked, (grouped, leaks)

@@ -77,6 +77,19 @@ def test_snakemake_rerun_does_nothing(tiny):
     assert not snakemake_jobs(out.stdout + out.stderr)
 
 
+def test_plain_snakemake_uses_the_default_profile(tiny):
+    """`snakemake -n` with no option: profiles/default (beside the Snakefile) gives the cores and the gpu limit."""
+    project, env = tiny
+    out = run(["snakemake", "-n", "--config", "experiment=all"], project, env)
+    assert "Using workflow specific profile profiles/default" in out.stdout + out.stderr
+
+
+def test_snakemake_lint_and_snakefmt_are_clean():
+    lint = run(["snakemake", "--lint"], ROOT)
+    assert "Congratulations, your workflow is in a good condition" in lint.stdout + lint.stderr
+    run(["snakefmt", "--check", "Snakefile", "workflow/"], ROOT)
+
+
 def test_snakemake_unlock_needs_no_cores(tiny):
     # what Snakemake tells a user to run after a killed run; it failed while a rule asked for workflow.cores
     project, env = tiny
@@ -114,7 +127,7 @@ def test_dag_matches_dvc_yaml(tiny):
     stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
     dvc = {}
     for name, st in stages.items():
-        outs = set(st["outs"]) | {next(iter(m)) for m in st.get("metrics", []) + st.get("plots", [])}
+        outs = {o if isinstance(o, str) else next(iter(o)) for o in st["outs"]} | {next(iter(m)) for m in st.get("metrics", [])}
         dvc[st["cmd"]] = {"rule": name.split("_")[0], "outs": outs, "deps": set(st["deps"])}
     assert snake.keys() == dvc.keys()
     for cmd in snake:
@@ -143,6 +156,103 @@ def test_dvc_repro_runs_noops_and_reruns_only_the_report(tiny):
     assert ran in (["ensemble_patel", "report_patel"], ["ensemble_patel", "audit_patel", "report_patel"]), ran
     metrics = run(["dvc", "metrics", "show", "--json"], project, env).stdout
     assert "reports/idrees/quick_cnn/metrics.json" in metrics and "accuracy" in metrics
+
+
+def dvc_outputs(project: Path) -> list[str]:
+    stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
+    return [o if isinstance(o, str) else next(iter(o)) for st in stages.values()
+            for o in st["outs"] + st.get("metrics", [])]
+
+
+def tree_digest(path: Path) -> dict[str, str]:
+    """sha256 of a file, or of every file under a folder (links followed: content, not how it is stored)."""
+    import hashlib
+
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return {str(f.relative_to(path.parent)): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+def test_dvc_push_then_pull_into_a_fresh_clone_restores_every_output(tiny):
+    """The default remote (.dvc/config: a folder beside the checkout); git keeps the code, params, dvc.lock
+    and the small uncached outputs, the remote the rest: a clone plus `dvc pull` has every output, byte for
+    byte, and nothing to run."""
+    project, env = tiny
+    run(["dvc", "repro"], project, env)
+    run(["dvc", "push"], project, env)
+    assert (project.parent / "allrepro-dvc-storage").is_dir()
+    run(["git", "add", "-A"], project, env)
+    run(["git", "commit", "-qm", "a complete run"], project, env)
+    clone = project.parent / "clone"  # beside the project, so its relative default remote is the same folder
+    run(["git", "clone", "-q", str(project), str(clone)], project.parent, env)
+    pulled = run(["dvc", "pull"], clone, env)
+    assert not dvc_stages(pulled.stdout)
+    for out in dvc_outputs(project):
+        assert tree_digest(clone / out) == tree_digest(project / out), out
+    status = run(["dvc", "status"], clone, env)
+    assert "up to date" in status.stdout, status.stdout
+
+
+def find(node, test):
+    """Every dict in a JSON tree for which test(dict) holds."""
+    if isinstance(node, dict):
+        if test(node):
+            yield node
+        node = list(node.values())
+    if isinstance(node, list):
+        for item in node:
+            yield from find(item, test)
+
+
+def test_dvc_exp_run_with_another_seed_shows_its_metrics(tiny):
+    import json
+
+    project, env = tiny
+    run(["dvc", "exp", "run", "--temp", "-S", "train.seed=7", "report_idrees"], project, env)
+    table = json.loads(run(["dvc", "exp", "show", "--json"], project, env).stdout)
+
+    def accuracy(seed):
+        for rev in find(table, lambda d: (((d.get("params") or {}).get("params.yaml") or {}).get("data") or {})
+                        .get("train", {}).get("seed") == seed and d.get("metrics")):
+            metric = rev["metrics"].get("reports/idrees/quick_cnn/metrics.json", {}).get("data", {})
+            if "accuracy" in metric:
+                return metric["accuracy"]
+
+    base = yaml.safe_load((project / "params.yaml").read_text())["train"]["seed"]
+    assert base != 7 and accuracy(base) is not None and accuracy(7) is not None
+
+
+def test_dvc_plots_show_the_confusion_counts_and_the_training_curves(tiny):
+    import json
+
+    import pandas as pd
+
+    project, env = tiny
+    data = json.loads(run(["dvc", "plots", "show", "--json"], project, env).stdout)["data"]
+    confusion = data["reports/idrees/quick_cnn/confusion_test"][0]["content"]
+    rows = pd.DataFrame(confusion["data"]["values"])
+    assert '"op": "count"' in json.dumps(confusion["spec"])  # the template counts rows
+    predictions = pd.read_csv(project / "reports/idrees/quick_cnn/predictions_test.csv")
+    expected = predictions.groupby(["true", "pred"]).size()
+    assert rows.groupby(["true", "pred"]).size().equals(expected)  # one row per test image, no pre-aggregation
+    for metric in ("loss", "accuracy"):
+        curve = pd.DataFrame(data[f"models/idrees/quick_cnn/{metric}"][0]["content"]["data"]["values"])
+        history = pd.read_csv(project / "models/idrees/quick_cnn/history.csv")
+        assert sorted(set(curve["field"])) == [metric, f"val_{metric}"]  # the curves drawn: train and validation
+        assert len(curve) == len(history) * 2  # every epoch of both
+    assert "reports/idrees/quick_cnn/confusion.png" in data
+
+
+def test_git_keeps_exactly_the_outputs_dvc_does_not_cache():
+    """.gitignore and dvcyaml.GIT_TRACKED agree: every uncached output (metrics, histories, test predictions,
+    figures) is visible to git, every cached one ignored."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    uncached = {next(iter(o)) for st in stages.values() for o in st["outs"] + st.get("metrics", []) if isinstance(o, dict)}
+    cached = {o for st in stages.values() for o in st["outs"] if isinstance(o, str)}
+    assert uncached and cached
+    out = run(["git", "check-ignore", "--no-index", "--stdin"], ROOT, check=False, input="\n".join(sorted(uncached | cached)))
+    ignored = set(out.stdout.split())
+    assert not uncached & ignored, sorted(uncached & ignored)[:5]
+    assert cached <= ignored, sorted(cached - ignored)[:5]
 
 
 def test_corrected_images_are_consistent_with_the_predictions(tiny):

@@ -75,6 +75,9 @@ def test_quick_model_trains_under_jax(prepared):
     metrics = train_and_evaluate(project, {**env, "KERAS_BACKEND": "jax"})
     info = json.loads((project / "models/idrees/quick_cnn/labels.json").read_text())
     assert info["runtime"]["backend"] == "jax"
+    from importlib import metadata
+    assert info["runtime"]["versions"]["jax"] == metadata.version("jax")
+    assert info["runtime"]["versions"]["keras"] == metadata.version("keras")
     assert metrics["n"] == 8 and 0 <= metrics["accuracy"] <= 1
 
 

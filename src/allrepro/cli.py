@@ -30,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
         "train": "train one model of one experiment",
         "evaluate": "predict the validation and test parts and write metrics",
         "ensemble": "weighted-threshold ensemble of an experiment's members (patel eq. 8)",
-        "duplicates": "exact and near-duplicate clusters of a dataset (reports/audit/<dataset>/)",
+        "duplicates": "exact and near-duplicate clusters of a dataset (data/interim/<dataset>/audit/)",
         "agreement": "Dice/IoU of our HSV masks against the dataset's own segmented images",
         "audit": "leakage, colour-only baselines, bootstrap intervals, McNemar and the papers' numbers",
         "fit-hsv": "search the HSV bounds that best agree with the dataset's segmented images (training part)",

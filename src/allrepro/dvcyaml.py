@@ -13,24 +13,45 @@ HEADER = """\
 """
 
 
+# Small outputs DVC leaves out of its cache for git to keep: what `dvc exp show`, `dvc metrics diff` and
+# `dvc plots diff` compare between commits and experiments (.gitignore lets exactly these through).
+GIT_TRACKED = ("metrics.json", "history.csv", "predictions_test.csv", "predictions.csv", "confusion.png", "roc.png")
+
+
 def render(cfg: dict, experiments: list[str] | None = None) -> str:
-    stages = {}
+    stages, plots = {}, []
     for job in pipeline.jobs(cfg, experiments):
         entry = {"cmd": job["cmd"], "deps": job["deps"], "params": job["params"]}
-        outs, metrics, plots = [], [], []
+        outs, metrics = [], []
         for path in job["outs"]:
-            if path.endswith("metrics.json"):
+            name = path.rsplit("/", 1)[-1]
+            if name == "metrics.json":
                 metrics.append({path: {"cache": False}})
-            elif path.endswith("history.csv"):
-                plots.append({path: {"x": "epoch", "cache": False}})
-            elif path.endswith("confusion.csv"):
-                plots.append({path: {"template": "confusion", "x": "pred", "y": "true", "cache": False}})
+            elif name in GIT_TRACKED:
+                outs.append({path: {"cache": False}})
             else:
                 outs.append(path)
+            plots += job_plots(cfg, job, path, name)
         entry["outs"] = outs
         if metrics:
             entry["metrics"] = metrics
-        if plots:
-            entry["plots"] = plots
         stages[job["name"]] = entry
-    return HEADER + yaml.safe_dump({"stages": stages}, sort_keys=False, width=120)
+    return HEADER + yaml.safe_dump({"stages": stages, "plots": plots}, sort_keys=False, width=120)
+
+
+def job_plots(cfg: dict, job: dict, path: str, name: str) -> list:
+    """`dvc plots show/diff`: loss and accuracy curves of each training (with validation when the
+    experiment has a validation part), the confusion matrix of each test prediction file, the figures."""
+    where = path.rsplit("/", 1)[0]
+    if name == "history.csv":
+        exp = job["wildcards"]["exp"]
+        val = cfg["experiments"][exp]["split"]["ratios"].get("val", 0) > 0
+        return [{f"{where}/{metric}": {"x": "epoch", "y": {path: [metric, *([f"val_{metric}"] if val else [])]},
+                                      "title": f"{job['wildcards']['model']} ({exp}): {metric} per epoch"}}
+                for metric in ("loss", "accuracy")]
+    if name in ("predictions_test.csv", "predictions.csv"):
+        return [{f"{where}/confusion_test": {"template": "confusion", "x": "true", "y": {path: "pred"},
+                                             "title": f"{where}: test confusion (x true, y predicted)"}}]
+    if name.endswith(".png"):
+        return [path]
+    return []

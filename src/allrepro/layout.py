@@ -69,7 +69,7 @@ def report_notebook(exp: str) -> str:
 
 def audit_file(ds: str, name: str) -> str:
     """Dataset-level audit facts (duplicates, segmentation agreement)."""
-    return f"reports/audit/{ds}/{name}"
+    return f"data/interim/{ds}/audit/{name}"  # under data/: split reads the duplicate clusters
 
 
 def exp_audit_file(exp: str, name: str) -> str:

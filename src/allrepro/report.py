@@ -123,7 +123,7 @@ def per_class_table(exp: str, model: str) -> pd.DataFrame:
 
 def training_info(cfg: dict, exp: str, models: list[str]) -> pd.DataFrame:
     """One row per model: what was trained, for how long, how fast (steady images/s, the epoch that compiled),
-    peak accelerator memory, and where (backend, device, precision)."""
+    peak accelerator memory, and where (backend, device, precision, package versions)."""
     rows = {}
     for m in models:
         info = json.loads(Path(layout.model_file(trained_in(cfg, exp, m), m, "labels.json")).read_text())
@@ -133,6 +133,7 @@ def training_info(cfg: dict, exp: str, models: list[str]) -> pd.DataFrame:
                                                "first_epoch_seconds", "peak_memory_mib")},
                    "backend": run.get("backend"), "device": run.get("device"),
                    "precision": run.get("precision"), "XLA": run.get("jit_compile"),
+                   "versions": ", ".join(f"{k} {v}" for k, v in run.get("versions", {}).items() if k != "allrepro"),
                    "trained in": trained_in(cfg, exp, m)}
     return pd.DataFrame(rows).T
 

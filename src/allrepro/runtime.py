@@ -74,6 +74,23 @@ def _deterministic(name: str) -> None:
             os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flag).strip()
 
 
+KEY_PACKAGES = ("allrepro", "keras", "tensorflow", "jax", "jaxlib", "numpy", "scikit-learn", "opencv-python-headless")
+
+
+def versions() -> dict:
+    """The installed versions of the packages a trained model depends on (requirements.lock pins them;
+    this records what actually ran). Absent packages are left out."""
+    from importlib import metadata
+
+    out = {}
+    for name in KEY_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
 def configure(train_cfg: dict) -> dict:
     """Seed everything, make ops deterministic on request, pick precision and XLA. Returns the choices."""
     seed = train_cfg["seed"]
@@ -89,7 +106,7 @@ def configure(train_cfg: dict) -> dict:
     keras.mixed_precision.set_global_policy(policy)
     return {"backend": backend(), "gpus": len(gpus), "device": device_name(), "precision": policy,
             "mixed_precision": policy != "float32", "jit_compile": jit, "deterministic": bool(deterministic),
-            "seed": seed}
+            "seed": seed, "versions": versions()}
 
 
 def peak_memory_mib() -> float | None:

@@ -5,11 +5,11 @@ rule acquire:
         dataset=directory(pipeline.outputs("acquire")["dataset"]),
         manifest=pipeline.outputs("acquire")["manifest"],
         bad_files=pipeline.outputs("acquire")["bad_files"],
-    params:
-        p=stage_params("acquire"),
     log:
         "logs/acquire/{ds}.log",
     conda:
         ENV
+    params:
+        p=stage_params("acquire"),
     shell:
         stage_shell("acquire", ds="{wildcards.ds}")

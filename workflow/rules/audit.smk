@@ -5,12 +5,12 @@ rule duplicates:
         unpack(stage_inputs("duplicates")),
     output:
         **pipeline.outputs("duplicates"),
-    params:
-        p=stage_params("duplicates"),
     log:
         "logs/duplicates/{ds}.log",
     conda:
         ENV
+    params:
+        p=stage_params("duplicates"),
     shell:
         stage_shell("duplicates", ds="{wildcards.ds}")
 
@@ -20,12 +20,12 @@ rule agreement:
         unpack(stage_inputs("agreement")),
     output:
         **pipeline.outputs("agreement"),
-    params:
-        p=stage_params("agreement"),
     log:
         "logs/agreement/{ds}.log",
     conda:
         ENV
+    params:
+        p=stage_params("agreement"),
     shell:
         stage_shell("agreement", ds="{wildcards.ds}")
 
@@ -35,11 +35,11 @@ rule audit:
         unpack(stage_inputs("audit")),
     output:
         **pipeline.outputs("audit"),
-    params:
-        p=stage_params("audit"),
     log:
         "logs/audit/{exp}.log",
     conda:
         ENV
+    params:
+        p=stage_params("audit"),
     shell:
         stage_shell("audit", exp="{wildcards.exp}")

@@ -7,7 +7,12 @@ import yaml
 from snakemake.exceptions import WorkflowError
 
 from allrepro import layout, pipeline
-from allrepro.params import OVERRIDES_ENV, ParamsError, selected_experiments, validate as validate_params
+from allrepro.params import (
+    OVERRIDES_ENV,
+    ParamsError,
+    selected_experiments,
+    validate as validate_params,
+)
 
 # The schema (workflow/schemas/params.schema.yaml) plus the checks a schema cannot express, with
 # errors that name the offending key; the same function every `allrepro` stage command calls.
@@ -35,7 +40,11 @@ def _overrides():
     """KEY=VALUE for every value --config/--configfile changed, so the stage commands see them too."""
     with open("params.yaml") as fh:
         base = dict(_flatten(yaml.safe_load(fh)))
-    return [f"{k}={json.dumps(v)}" for k, v in _flatten(config) if k not in base or base[k] != v]
+    return [
+        f"{k}={json.dumps(v)}"
+        for k, v in _flatten(config)
+        if k not in base or base[k] != v
+    ]
 
 
 # Passed in the environment, not on the command line: the shell command stays the one in dvc.yaml, and
@@ -45,15 +54,21 @@ os.environ[OVERRIDES_ENV] = json.dumps(_overrides())
 
 def stage_params(stage):
     """The params a stage reads, as Snakemake params: a change to them (only) reruns the job."""
-    return lambda w: json.dumps(pipeline.param_values(config, pipeline.param_keys(stage, **dict(w.items()))), sort_keys=True)
+    return lambda w: json.dumps(
+        pipeline.param_values(config, pipeline.param_keys(stage, **dict(w.items()))),
+        sort_keys=True,
+    )
 
 
 def stage_inputs(stage):
     return lambda w: pipeline.inputs(config, stage, **dict(w.items()))
 
 
-def stage_shell(stage, **wildcards):
-    return pipeline.command(stage, **wildcards) + " > {log} 2>&1"
+def stage_shell(stage, env="", **wildcards):
+    """The stage's command (the one in dvc.yaml), after optional VAR=value settings, logged."""
+    return " ".join(
+        filter(None, [env, pipeline.command(stage, **wildcards), "> {log} 2>&1"])
+    )
 
 
 wildcard_constraints:

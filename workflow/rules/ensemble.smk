@@ -4,11 +4,11 @@ rule ensemble:
     output:
         **{k: v for k, v in pipeline.outputs("ensemble").items() if k != "corrected"},
         corrected=directory(pipeline.outputs("ensemble")["corrected"]),
-    params:
-        p=stage_params("ensemble"),
     log:
         "logs/ensemble/{exp}.log",
     conda:
         ENV
+    params:
+        p=stage_params("ensemble"),
     shell:
         stage_shell("ensemble", exp="{wildcards.exp}")

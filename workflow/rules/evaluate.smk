@@ -3,11 +3,11 @@ rule evaluate:
         unpack(stage_inputs("evaluate")),
     output:
         **pipeline.outputs("evaluate"),
-    params:
-        p=stage_params("evaluate"),
     log:
         "logs/evaluate/{exp}/{model}.log",
     conda:
         ENV
+    params:
+        p=stage_params("evaluate"),
     shell:
         stage_shell("evaluate", exp="{wildcards.exp}", model="{wildcards.model}")

@@ -3,11 +3,11 @@ rule report:
         unpack(stage_inputs("report")),
     output:
         **pipeline.outputs("report"),
-    params:
-        p=stage_params("report"),
     log:
         "logs/report/{exp}.log",
     conda:
         ENV
+    params:
+        p=stage_params("report"),
     shell:
         stage_shell("report", exp="{wildcards.exp}")

@@ -4,12 +4,12 @@ rule segment:
     output:
         images=directory(pipeline.outputs("segment")["images"]),
         manifest=pipeline.outputs("segment")["manifest"],
-    params:
-        p=stage_params("segment"),
-    threads: ALL_CORES
     log:
         "logs/segment/{ds}.log",
     conda:
         ENV
+    threads: ALL_CORES
+    params:
+        p=stage_params("segment"),
     shell:
-        "ALLREPRO_WORKERS={threads} " + stage_shell("segment", ds="{wildcards.ds}")
+        stage_shell("segment", env="ALLREPRO_WORKERS={threads}", ds="{wildcards.ds}")

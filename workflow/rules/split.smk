@@ -3,12 +3,12 @@ rule split:
         unpack(stage_inputs("split")),
     output:
         **pipeline.outputs("split"),
-    params:
-        p=stage_params("split"),
     log:
         "logs/split/{exp}.log",
     conda:
         ENV
+    params:
+        p=stage_params("split"),
     shell:
         stage_shell("split", exp="{wildcards.exp}")
 
@@ -18,11 +18,16 @@ rule cache:
         unpack(stage_inputs("cache")),
     output:
         **pipeline.outputs("cache"),
-    params:
-        p=stage_params("cache"),
     log:
         "logs/cache/{exp}_{size}_{part}.log",
     conda:
         ENV
+    params:
+        p=stage_params("cache"),
     shell:
-        stage_shell("cache", exp="{wildcards.exp}", size="{wildcards.size}", part="{wildcards.part}")
+        stage_shell(
+            "cache",
+            exp="{wildcards.exp}",
+            size="{wildcards.size}",
+            part="{wildcards.part}",
+        )
