@@ -10,14 +10,7 @@ configfile: "params.yaml"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/acquire.smk"
-include: "workflow/rules/segment.smk"
-include: "workflow/rules/split.smk"
-include: "workflow/rules/train.smk"
-include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/ensemble.smk"
-include: "workflow/rules/audit.smk"
-include: "workflow/rules/report.smk"
+include: "workflow/rules/stages.smk"
 
 
 rule all:

@@ -23,6 +23,13 @@ class AcquireError(UserError, RuntimeError):
     """The source could not be fetched or is not the dataset we expect."""
 
 
+def stage(cfg: dict, dataset: str) -> None:
+    """`allrepro acquire --dataset NAME`: the dataset's block, its source (params or environment), its policy."""
+    from allrepro.params import data_source
+
+    acquire(cfg["datasets"][dataset], data_source(cfg, dataset), dataset, on_bad_file=cfg["data"]["on_bad_file"])
+
+
 def acquire(data: dict, source: str, dataset: str, project_root: str = ".", on_bad_file: str = "fail") -> None:
     """Fetch one dataset (a block of `datasets:` in params.yaml) into data/raw/<dataset>/."""
     out_dir, manifest = layout.raw_dir(dataset), layout.raw_manifest(dataset)

@@ -11,6 +11,7 @@ import pandas as pd
 from numpy.lib.format import open_memmap
 from tqdm import tqdm
 
+from allrepro import layout
 from allrepro.fileio import atomic_path
 
 INTERPOLATION = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC,
@@ -24,6 +25,12 @@ def load_rgb(path: str, size: int, interpolation: str = "area") -> np.ndarray:
     if bgr.shape[:2] != (size, size):
         bgr = cv2.resize(bgr, (size, size), interpolation=INTERPOLATION[interpolation])
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def stage(cfg: dict, exp: str, size: int, part: str) -> None:
+    """`allrepro cache --experiment E --size S --part P`: one split part at one input size."""
+    build_cache(layout.split_csv(exp, part), layout.cache_npy(exp, size, part), int(size),
+                cfg["cache"].get("interpolation", "area"))
 
 
 def build_cache(split_csv: str, out: str, size: int, interpolation: str = "area") -> None:

@@ -20,6 +20,7 @@ from sklearn.metrics import matthews_corrcoef, precision_recall_fscore_support
 from allrepro import layout
 from allrepro.fileio import atomic_path, write_csv, write_json
 from allrepro.metrics import classification_metrics
+from allrepro.params import ParamsError, ensemble_members
 from allrepro.params import classes as class_names
 
 ABSTAIN = -1
@@ -107,6 +108,14 @@ def link_folders(table: pd.DataFrame, dest: Path) -> None:
             folder.mkdir(parents=True, exist_ok=True)
             target = Path(os.path.relpath(Path(r.path).resolve(), (dest / folder.relative_to(tmp)).resolve()))
             (folder / Path(r.path).name).symlink_to(target)
+
+
+def stage(cfg: dict, exp: str) -> dict:
+    """`allrepro ensemble --experiment E`: the experiment's members under the active profile."""
+    members = ensemble_members(cfg, exp)
+    if not members:
+        raise ParamsError(f"experiments.{exp}: no 'ensemble' block")
+    return ensemble(cfg, exp, members)
 
 
 def ensemble(cfg: dict, exp: str, members_names: list[str]) -> dict:

@@ -1,24 +1,177 @@
-"""The pipeline's stages as data: inputs, outputs, command and params of every job.
+"""The pipeline's stages as data: one record per stage (command arguments, inputs, outputs, params keys,
+log, resources), and the jobs of the DAG built from them.
 
-The Snakemake rules (workflow/rules/*.smk) call these functions for their input:, output:, params:
-and shell:, and `allrepro dvc-yaml` renders the same jobs into dvc.yaml, so the two entry points run
-the same commands on the same files by construction; tests/test_dag_sync.py checks it against the
-DAG Snakemake really builds.
+The CLI's stage subcommands, the Snakemake rules (workflow/rules/stages.smk: one rule per record) and
+`allrepro dvc-yaml` all read these records, so the two entry points run the same commands on the same
+files by construction; tests/test_dag.py checks it against the DAG Snakemake really builds.
 """
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+from typing import Callable
 
 from allrepro import codedeps, layout
 from allrepro.params import dataset_of, ensemble_members, model_spec, models_for, trained_in
 
-STAGES = ("acquire", "segment", "duplicates", "agreement", "split", "cache", "train", "evaluate", "ensemble", "audit",
-          "report")
-# The module that does each stage's work; its code dependencies are derived from it (codedeps.py).
-ENTRY = {"acquire": "allrepro.acquire", "segment": "allrepro.segment", "duplicates": "allrepro.audit.duplicates",
-         "agreement": "allrepro.audit.segmentation", "split": "allrepro.split", "cache": "allrepro.cache",
-         "train": "allrepro.train", "evaluate": "allrepro.evaluate", "ensemble": "allrepro.ensemble",
-         "audit": "allrepro.audit.stage", "report": "allrepro.report"}
+@dataclass(frozen=True)
+class Stage:
+    """One stage, described once. `allrepro <name>` (cli.py), the Snakemake rules (workflow/rules/stages.smk)
+    and dvc.yaml (dvcyaml.py) are all made from these records: adding a stage or an output is a change here
+    (and the function that does the work)."""
+
+    name: str
+    help: str
+    run: str                     # "module:function", called as function(cfg, *wildcard values)
+    wildcards: tuple[str, ...]   # the job's coordinates, in the function's argument order
+    outputs: Callable[..., dict]           # (**wildcards) -> {key: path}
+    inputs: Callable[..., dict]            # (cfg, **wildcards) -> {key: path}; code dependencies are added
+    params: Callable[..., list]            # (**wildcards) -> the params.yaml keys it reads
+    directories: tuple[str, ...] = ()      # output keys that are folders
+    threads: str = "1"                     # "all": every core (Snakemake lowers it to --cores)
+    gpu: int = 0                           # Snakemake resource: jobs sharing the accelerator
+    env: str = ""                          # VAR=value settings before the command ({threads} allowed)
+
+    @property
+    def module(self) -> str:
+        return self.run.partition(":")[0]
+
+    def log(self, **wc) -> str:
+        return f"logs/{self.name}/" + "/".join(str(wc[w]) for w in self.wildcards) + ".log"
+
+
+CLI_ARGS = {"ds": "--dataset", "exp": "--experiment", "model": "--model", "size": "--size", "part": "--part"}
+PATTERNS = {w: "{" + w + "}" for w in CLI_ARGS}  # Snakemake wildcards
+
+
+def _segmented(cfg: dict, exp: str) -> bool:
+    return cfg["experiments"][exp]["images"] == "segmented"
+
+
+def _images(cfg: dict, exp: str) -> str:
+    ds = dataset_of(cfg, exp)
+    return layout.seg_dir(ds) if _segmented(cfg, exp) else layout.raw_dir(ds)
+
+
+def _raw(cfg: dict, ds: str) -> dict:
+    return {"manifest": layout.raw_manifest(ds), "dataset": layout.raw_dir(ds)}
+
+
+def _split_inputs(cfg: dict, exp: str) -> dict:
+    ds = dataset_of(cfg, exp)
+    deps = {"raw": layout.raw_manifest(ds)}
+    if _segmented(cfg, exp):
+        deps["segmented"] = layout.seg_manifest(ds)
+    if cfg["experiments"][exp]["split"].get("group_near_duplicates"):
+        deps["duplicates"] = layout.audit_file(ds, "duplicates.csv")
+    return deps
+
+
+def _parts(exp: str, size, parts: tuple[str, ...]) -> dict:
+    return {f"{p}_{k}": path for p in parts
+            for k, path in (("csv", layout.split_csv(exp, p)), ("npy", layout.cache_npy(exp, size, p)))}
+
+
+def _evaluate_inputs(cfg: dict, exp: str, model: str) -> dict:
+    owner = trained_in(cfg, exp, model)
+    return {"model": layout.model_file(owner, model, "model.keras"),
+            "labels": layout.model_file(owner, model, "labels.json"),
+            **_parts(exp, model_spec(cfg, model)["input_size"], ("val", "test"))}
+
+
+def _audit_inputs(cfg: dict, exp: str) -> dict:
+    deps = {**{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS}, "images": _images(cfg, exp),
+            "duplicates": layout.audit_file(dataset_of(cfg, exp), "duplicates.csv"),
+            **{f"{m}_test": layout.eval_file(exp, m, "predictions_test.csv") for m in models_for(cfg, exp)}}
+    if ensemble_members(cfg, exp):
+        deps.update(ensemble=layout.ensemble_file(exp, "predictions.csv"),
+                    ensemble_metrics=layout.ensemble_file(exp, "metrics.json"))
+    return deps
+
+
+def _report_inputs(cfg: dict, exp: str) -> dict:
+    ds = dataset_of(cfg, exp)
+    deps = {}
+    if ensemble_members(cfg, exp):
+        deps.update({f"ensemble_{f.replace('.', '_')}": layout.ensemble_file(exp, f)
+                     for f in ("metrics.json", "grid.csv", "confusion.png", "roc.png")})
+    deps.update(raw=layout.raw_manifest(ds), bad_files=layout.raw_bad_files(ds),
+                duplicates=layout.audit_file(ds, "duplicates.json"),
+                **{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS},
+                **{f"audit_{f.replace('.', '_')}": layout.exp_audit_file(exp, f) for f in layout.AUDIT_FILES})
+    if has_reference(cfg, ds):
+        deps.update(agreement=layout.audit_file(ds, "segmentation.csv"))
+    if _segmented(cfg, exp):
+        deps.update(seg=layout.seg_manifest(ds))
+    for m in models_for(cfg, exp):
+        owner = trained_in(cfg, exp, m)
+        deps.update({f"{m}_history": layout.model_file(owner, m, "history.csv"),
+                     f"{m}_labels": layout.model_file(owner, m, "labels.json"),
+                     f"{m}_metrics": layout.eval_file(exp, m, "metrics.json"),
+                     f"{m}_confusion": layout.eval_file(exp, m, "confusion.png"),
+                     f"{m}_roc": layout.eval_file(exp, m, "roc.png")})
+    return deps
+
+
+STAGES: dict[str, Stage] = {st.name: st for st in [
+    Stage("acquire", "fetch the dataset (kaggle:, https://, file:) and write data/raw/<dataset>/manifest.csv",
+          "allrepro.acquire:stage", ("ds",),
+          outputs=lambda ds: {"dataset": layout.raw_dir(ds), "manifest": layout.raw_manifest(ds),
+                              "bad_files": layout.raw_bad_files(ds)},
+          inputs=lambda cfg, ds: {}, params=lambda ds: [f"datasets.{ds}", "data.on_bad_file"],
+          directories=("dataset",)),
+    Stage("segment", "HSV segmentation of every image", "allrepro.segment:segment", ("ds",),
+          outputs=lambda ds: {"images": layout.seg_dir(ds), "manifest": layout.seg_manifest(ds)},
+          inputs=_raw, params=lambda ds: ["segment"], directories=("images",), threads="all",
+          env="ALLREPRO_WORKERS={threads}"),
+    Stage("duplicates", "exact and near-duplicate clusters of a dataset (data/interim/<dataset>/audit/)",
+          "allrepro.audit.duplicates:duplicates", ("ds",),
+          outputs=lambda ds: {"table": layout.audit_file(ds, "duplicates.csv"),
+                              "summary": layout.audit_file(ds, "duplicates.json")},
+          inputs=_raw, params=lambda ds: ["audit.near_duplicate_distance"]),
+    Stage("agreement", "Dice/IoU of our HSV masks against the dataset's own segmented images",
+          "allrepro.audit.segmentation:agreement", ("ds",),
+          outputs=lambda ds: {"images": layout.audit_file(ds, "segmentation_images.csv"),
+                              "summary": layout.audit_file(ds, "segmentation.csv")},
+          inputs=_raw, params=lambda ds: ["segment", "audit.reference_threshold", f"datasets.{ds}.reference_masks",
+                                          f"datasets.{ds}.subset"]),
+    Stage("split", "stratified split and oversampling of one experiment", "allrepro.split:split", ("exp",),
+          outputs=lambda exp: {p: layout.split_csv(exp, p) for p in layout.PARTS},
+          inputs=_split_inputs,
+          params=lambda exp: [f"experiments.{exp}.dataset", f"experiments.{exp}.images", f"experiments.{exp}.split",
+                              f"experiments.{exp}.oversample", "profile", "profiles"]),  # a profile may cap the parts
+    Stage("cache", "decode and resize one split part into a uint8 array", "allrepro.cache:stage",
+          ("exp", "size", "part"),
+          outputs=lambda exp, size, part: {"array": layout.cache_npy(exp, size, part)},
+          inputs=lambda cfg, exp, size, part: {"manifest": layout.split_csv(exp, part), "images": _images(cfg, exp)},
+          params=lambda exp, size, part: ["cache"]),
+    Stage("train", "train one model of one experiment", "allrepro.train:train", ("exp", "model"),
+          outputs=lambda exp, model: {f.split(".")[0]: layout.model_file(exp, model, f) for f in layout.MODEL_FILES},
+          inputs=lambda cfg, exp, model: _parts(exp, model_spec(cfg, model)["input_size"], ("train", "val")),
+          params=lambda exp, model: ["train", f"models.{model}", f"experiments.{exp}.class_weights", "profile",
+                                     "profiles"],
+          threads="all", gpu=1),
+    Stage("evaluate", "predict the validation and test parts and write metrics", "allrepro.evaluate:evaluate",
+          ("exp", "model"),
+          outputs=lambda exp, model: {f.replace(".", "_"): layout.eval_file(exp, model, f) for f in layout.EVAL_FILES},
+          inputs=_evaluate_inputs, params=lambda exp, model: ["evaluate"]),
+    Stage("ensemble", "weighted-threshold ensemble of an experiment's members (patel eq. 8)",
+          "allrepro.ensemble:stage", ("exp",),
+          outputs=lambda exp: {**{f.replace(".", "_"): layout.ensemble_file(exp, f) for f in layout.ENSEMBLE_FILES},
+                               "corrected": layout.ensemble_file(exp, "corrected")},
+          inputs=lambda cfg, exp: {f"{m}_{p}": layout.eval_file(exp, m, f"predictions_{p}.csv")
+                                   for m in ensemble_members(cfg, exp) for p in ("val", "test")},
+          params=lambda exp: [f"experiments.{exp}.ensemble", "profile"], directories=("corrected",)),
+    Stage("audit", "leakage, colour-only baselines, bootstrap intervals, McNemar and the papers' numbers",
+          "allrepro.audit.stage:audit", ("exp",),
+          outputs=lambda exp: {f.replace(".", "_"): layout.exp_audit_file(exp, f) for f in layout.AUDIT_FILES},
+          inputs=_audit_inputs,
+          params=lambda exp: ["audit.bootstrap", "audit.baselines", "audit.close_to_cnn", "profile", "profiles",
+                              f"experiments.{exp}.paper"]),
+    Stage("report", "render one experiment's HTML report (papermill)", "allrepro.report:stage", ("exp",),
+          outputs=lambda exp: {"notebook": layout.report_notebook(exp), "html": layout.report_html(exp)},
+          inputs=_report_inputs, params=lambda exp: ["report", f"experiments.{exp}.paper"]),
+]}
 CLI = "allrepro.cli"  # every stage's command; it imports params at module level, the stage's module lazily
 
 
@@ -26,26 +179,13 @@ CLI = "allrepro.cli"  # every stage's command; it imports params at module level
 def code(stage: str) -> tuple[str, ...]:
     """Every file of the package a stage's command runs or reads: a change to one reruns the stage."""
     cli = codedeps.module_path(CLI).relative_to(codedeps.PACKAGE).as_posix()
-    return tuple(sorted({f"{codedeps.PREFIX}/{cli}", *codedeps.closure([ENTRY[stage], "allrepro.params"])}))
+    return tuple(sorted({f"{codedeps.PREFIX}/{cli}", *codedeps.closure([STAGES[stage].module, "allrepro.params"])}))
 
 
-def param_keys(stage: str, exp: str = "", model: str = "", ds: str = "", **_) -> list[str]:
+def param_keys(stage: str, **wc) -> list[str]:
     """The params.yaml keys a stage reads: a change to one of them, and only those, reruns it."""
-    return {
-        "acquire": [f"datasets.{ds}", "data.on_bad_file"],
-        "segment": ["segment"],
-        "duplicates": ["audit.near_duplicate_distance"],
-        "agreement": ["segment", "audit.reference_threshold", f"datasets.{ds}.reference_masks", f"datasets.{ds}.subset"],
-        "audit": ["audit.bootstrap", "audit.baselines", "audit.close_to_cnn", "profile", "profiles",
-                  f"experiments.{exp}.paper"],
-        "split": [f"experiments.{exp}.dataset", f"experiments.{exp}.images", f"experiments.{exp}.split",
-                  f"experiments.{exp}.oversample", "profile", "profiles"],  # a profile may cap the parts
-        "cache": ["cache"],
-        "train": ["train", f"models.{model}", f"experiments.{exp}.class_weights", "profile", "profiles"],
-        "evaluate": ["evaluate"],
-        "ensemble": [f"experiments.{exp}.ensemble", "profile"],
-        "report": ["report", f"experiments.{exp}.paper"],
-    }[stage]
+    st = STAGES[stage]
+    return st.params(**{w: wc[w] for w in st.wildcards})
 
 
 def has_reference(cfg: dict, ds: str) -> bool:
@@ -63,102 +203,23 @@ def param_values(cfg: dict, keys: list[str]) -> dict:
     return out
 
 
-def outputs(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}", part="{part}",
-            ds: str = "{ds}") -> dict:
-    if stage == "acquire":
-        return {"dataset": layout.raw_dir(ds), "manifest": layout.raw_manifest(ds), "bad_files": layout.raw_bad_files(ds)}
-    if stage == "segment":
-        return {"images": layout.seg_dir(ds), "manifest": layout.seg_manifest(ds)}
-    if stage == "duplicates":
-        return {"table": layout.audit_file(ds, "duplicates.csv"), "summary": layout.audit_file(ds, "duplicates.json")}
-    if stage == "agreement":
-        return {"images": layout.audit_file(ds, "segmentation_images.csv"),
-                "summary": layout.audit_file(ds, "segmentation.csv")}
-    if stage == "audit":
-        return {f.replace(".", "_"): layout.exp_audit_file(exp, f) for f in layout.AUDIT_FILES}
-    if stage == "split":
-        return {p: layout.split_csv(exp, p) for p in layout.PARTS}
-    if stage == "cache":
-        return {"array": layout.cache_npy(exp, size, part)}
-    if stage == "train":
-        return {f.split(".")[0]: layout.model_file(exp, model, f) for f in layout.MODEL_FILES}
-    if stage == "evaluate":
-        return {f.replace(".", "_"): layout.eval_file(exp, model, f) for f in layout.EVAL_FILES}
-    if stage == "ensemble":
-        return {**{f.replace(".", "_"): layout.ensemble_file(exp, f) for f in layout.ENSEMBLE_FILES},
-                "corrected": layout.ensemble_file(exp, "corrected")}
-    if stage == "report":
-        return {"notebook": layout.report_notebook(exp), "html": layout.report_html(exp)}
-    raise KeyError(stage)
+def outputs(stage: str, **wc) -> dict:
+    """A stage's outputs; wildcards not given stay Snakemake patterns ({exp}, ...)."""
+    st = STAGES[stage]
+    return st.outputs(**{w: wc.get(w, PATTERNS[w]) for w in st.wildcards})
 
 
-def inputs(cfg: dict, stage: str, exp: str = "", model: str = "", size="", part="", ds: str = "") -> dict:
-    deps = {f"code{i}": path for i, path in enumerate(code(stage))}
-    segmented = bool(exp) and cfg["experiments"][exp]["images"] == "segmented"
-    ds = ds or (dataset_of(cfg, exp) if exp else "")
-    if stage in ("segment", "duplicates", "agreement"):
-        deps.update(manifest=layout.raw_manifest(ds), dataset=layout.raw_dir(ds))
-    elif stage == "split":
-        deps.update(raw=layout.raw_manifest(ds))
-        if segmented:
-            deps.update(segmented=layout.seg_manifest(ds))
-        if cfg["experiments"][exp]["split"].get("group_near_duplicates"):
-            deps.update(duplicates=layout.audit_file(ds, "duplicates.csv"))
-    elif stage == "audit":
-        deps.update({f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS},
-                    images=layout.seg_dir(ds) if segmented else layout.raw_dir(ds),
-                    duplicates=layout.audit_file(ds, "duplicates.csv"),
-                    **{f"{m}_test": layout.eval_file(exp, m, "predictions_test.csv") for m in models_for(cfg, exp)})
-        if ensemble_members(cfg, exp):
-            deps.update(ensemble=layout.ensemble_file(exp, "predictions.csv"),
-                        ensemble_metrics=layout.ensemble_file(exp, "metrics.json"))
-    elif stage == "cache":
-        deps.update(manifest=layout.split_csv(exp, part),
-                    images=layout.seg_dir(ds) if segmented else layout.raw_dir(ds))
-    elif stage == "train":
-        size = model_spec(cfg, model)["input_size"]
-        for p in ("train", "val"):
-            deps.update({f"{p}_csv": layout.split_csv(exp, p), f"{p}_npy": layout.cache_npy(exp, size, p)})
-    elif stage == "evaluate":
-        size = model_spec(cfg, model)["input_size"]
-        owner = trained_in(cfg, exp, model)
-        deps.update(model=layout.model_file(owner, model, "model.keras"),
-                    labels=layout.model_file(owner, model, "labels.json"),
-                    **{f"{p}_{k}": path for p in ("val", "test")
-                       for k, path in (("csv", layout.split_csv(exp, p)), ("npy", layout.cache_npy(exp, size, p)))})
-    elif stage == "ensemble":
-        for m in ensemble_members(cfg, exp):
-            deps.update({f"{m}_{p}": layout.eval_file(exp, m, f"predictions_{p}.csv") for p in ("val", "test")})
-    elif stage == "report":
-        if ensemble_members(cfg, exp):
-            deps.update({f"ensemble_{f.replace('.', '_')}": layout.ensemble_file(exp, f)
-                         for f in ("metrics.json", "grid.csv", "confusion.png", "roc.png")})
-        deps.update(raw=layout.raw_manifest(ds), bad_files=layout.raw_bad_files(ds),
-                    duplicates=layout.audit_file(ds, "duplicates.json"),
-                    **{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS},
-                    **{f"audit_{f.replace('.', '_')}": layout.exp_audit_file(exp, f) for f in layout.AUDIT_FILES})
-        if has_reference(cfg, ds):
-            deps.update(agreement=layout.audit_file(ds, "segmentation.csv"))
-        if segmented:
-            deps.update(seg=layout.seg_manifest(ds))
-        for m in models_for(cfg, exp):
-            owner = trained_in(cfg, exp, m)
-            deps.update({f"{m}_history": layout.model_file(owner, m, "history.csv"),
-                         f"{m}_labels": layout.model_file(owner, m, "labels.json"),
-                         f"{m}_metrics": layout.eval_file(exp, m, "metrics.json"),
-                         f"{m}_confusion": layout.eval_file(exp, m, "confusion.png"),
-                         f"{m}_roc": layout.eval_file(exp, m, "roc.png")})
-    return deps
+def inputs(cfg: dict, stage: str, **wc) -> dict:
+    st = STAGES[stage]
+    return {**{f"code{i}": path for i, path in enumerate(code(stage))},
+            **st.inputs(cfg, **{w: wc[w] for w in st.wildcards})}
 
 
-def command(stage: str, exp: str = "{exp}", model: str = "{model}", size="{size}", part="{part}",
-            ds: str = "{ds}") -> str:
-    """The one command a job runs, identical under Snakemake and DVC."""
-    args = {**{st: f" --dataset {ds}" for st in ("acquire", "segment", "duplicates", "agreement")},
-            **{st: f" --experiment {exp}" for st in ("split", "ensemble", "audit", "report")},
-            "cache": f" --experiment {exp} --size {size} --part {part}",
-            "train": f" --experiment {exp} --model {model}", "evaluate": f" --experiment {exp} --model {model}"}
-    return f"allrepro {stage} --params params.yaml" + args.get(stage, "")
+def command(stage: str, **wc) -> str:
+    """The one command a job runs, identical under Snakemake and DVC (wildcards not given: patterns)."""
+    st = STAGES[stage]
+    args = "".join(f" {CLI_ARGS[w]} {wc.get(w, PATTERNS[w])}" for w in st.wildcards)
+    return f"allrepro {stage} --params params.yaml{args}"
 
 
 def jobs(cfg: dict, experiments: list[str] | None = None) -> list[dict]:

@@ -175,12 +175,13 @@ def plot_segmentation_examples(cfg: dict, exp: str, n: int):
     return fig
 
 
-def render_report(cfg: dict, exp: str, params_path: str, overrides: list[str]) -> None:
+def stage(cfg: dict, exp: str) -> None:
+    """`allrepro report --experiment E`: the notebook runs on this very configuration (passed as JSON)."""
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
 
-    parameters = {"experiment": exp, "params_path": params_path, "overrides": list(overrides),
+    parameters = {"experiment": exp, "cfg_json": json.dumps(cfg),
                   "models": models_for(cfg, exp), "title": cfg["report"].get("title", "allrepro report"),
                   "n_examples": cfg["report"].get("n_segmentation_examples", 4)}
     with atomic_path(layout.report_notebook(exp)) as nb_tmp:

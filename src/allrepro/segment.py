@@ -58,7 +58,8 @@ def segment(cfg: dict, dataset: str, workers: int | None = None) -> None:
     params = cfg["segment"]
     manifest, out_dir, out_manifest = layout.raw_manifest(dataset), layout.seg_dir(dataset), layout.seg_manifest(dataset)
     raw = pd.read_csv(manifest)
-    workers = max(1, workers or os.cpu_count() or 1)
+    # Snakemake passes its thread count in ALLREPRO_WORKERS (the stage record's env)
+    workers = max(1, workers or int(os.environ.get("ALLREPRO_WORKERS", 0)) or os.cpu_count() or 1)
     with atomic_path(out_dir) as tmp:
         rel = [Path(p).relative_to(layout.raw_dir(dataset)) for p in raw["path"]]
         names = [r.with_suffix(".png") for r in rel]

@@ -64,10 +64,20 @@ def stage_inputs(stage):
     return lambda w: pipeline.inputs(config, stage, **dict(w.items()))
 
 
-def stage_shell(stage, env="", **wildcards):
-    """The stage's command (the one in dvc.yaml), after optional VAR=value settings, logged."""
+def stage_outputs(stage):
+    folders = pipeline.STAGES[stage].directories
+    return {
+        k: directory(v) if k in folders else v
+        for k, v in pipeline.outputs(stage).items()
+    }
+
+
+def stage_shell(stage):
+    """The stage's command (the one in dvc.yaml) on the job's wildcards, after its VAR=value settings, logged."""
+    st = pipeline.STAGES[stage]
+    wildcards = {w: "{wildcards.%s}" % w for w in st.wildcards}
     return " ".join(
-        filter(None, [env, pipeline.command(stage, **wildcards), "> {log} 2>&1"])
+        filter(None, [st.env, pipeline.command(stage, **wildcards), "> {log} 2>&1"])
     )
 
 

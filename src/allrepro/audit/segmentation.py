@@ -17,6 +17,7 @@ import pandas as pd
 
 from allrepro import layout
 from allrepro.fileio import write_csv
+from allrepro.params import ParamsError
 from allrepro.segment import hsv_mask
 
 
@@ -64,6 +65,8 @@ def per_class(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def agreement(cfg: dict, dataset: str) -> pd.DataFrame:
+    if not cfg["datasets"][dataset].get("reference_masks"):
+        raise ParamsError(f"datasets.{dataset}.reference_masks: not set (no segmented images to compare with)")
     data = cfg["datasets"][dataset]
     raw = pd.read_csv(layout.raw_manifest(dataset), keep_default_na=False)
     table = agreement_table(raw, data, cfg["segment"], cfg["audit"]["reference_threshold"])

@@ -1,0 +1,23 @@
+# One rule per stage record of src/allrepro/pipeline.py (the same records the CLI and dvc.yaml are made
+# from): its inputs (code dependencies included), outputs (folders as directory()), params, log,
+# threads and gpu share, and the stage's one command.
+for st in pipeline.STAGES.values():
+
+    rule:
+        name:
+            st.name
+        input:
+            unpack(stage_inputs(st.name)),
+        output:
+            **stage_outputs(st.name),
+        log:
+            st.log(**pipeline.PATTERNS),
+        conda:
+            ENV
+        threads: ALL_CORES if st.threads == "all" else 1
+        resources:
+            gpu=st.gpu,
+        params:
+            p=stage_params(st.name),
+        shell:
+            stage_shell(st.name)
