@@ -41,7 +41,7 @@ def parser() -> argparse.ArgumentParser:
         sub = subs.add_parser(name, help=help_, description=help_)
         _common(sub)
         for w in STAGES[name].wildcards if name in STAGES else ():
-            sub.add_argument(CLI_ARGS[w], dest=w, required=True, **ARG_TYPES.get(w, {}))
+            sub.add_argument(CLI_ARGS[w], dest=w, required=True, metavar=CLI_ARGS[w][2:].upper(), **ARG_TYPES.get(w, {}))
         if name == "fit-hsv":
             sub.add_argument("--experiment", dest="exp", required=True)
             sub.add_argument("--out", default="params.fitted-hsv.yaml", help="params file to write (a segment: block)")
