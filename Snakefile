@@ -9,6 +9,9 @@ min_version("8.0")
 configfile: "params.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/stages.smk"
 

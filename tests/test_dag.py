@@ -77,6 +77,21 @@ def test_snakemake_rerun_does_nothing(tiny):
     assert not snakemake_jobs(out.stdout + out.stderr)
 
 
+def test_snakemake_report_holds_the_key_figures_with_captions(tiny):
+    """`snakemake --report`: every model's confusion and ROC figures, the ensembles', each experiment's report."""
+    project, env = tiny
+    run(["snakemake", "--report", "snakemake-report.zip", *SNAKEMAKE[1:]], project, env)
+    import zipfile
+
+    with zipfile.ZipFile(project / "snakemake-report.zip") as z:
+        names = z.namelist()
+        text = "".join(z.read(n).decode("utf-8", "ignore") for n in names if n.endswith((".js", ".html", ".json")))
+    for path in ("reports/idrees/quick_cnn/confusion.png", "reports/patel/quick_cnn_b/roc.png",
+                 "reports/patel/ensemble/confusion.png", "reports/idrees/report.html"):
+        assert any(n.endswith(path) for n in names), path
+    assert "Test-set confusion matrix of" in text and "weighted-threshold ensemble" in text
+
+
 def test_plain_snakemake_uses_the_default_profile(tiny):
     """`snakemake -n` with no option: profiles/default (beside the Snakefile) gives the cores and the gpu limit."""
     project, env = tiny

@@ -8,7 +8,7 @@ files by construction; tests/test_dag.py checks it against the DAG Snakemake rea
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from allrepro import codedeps, layout
@@ -31,6 +31,7 @@ class Stage:
     threads: str = "1"                     # "all": every core (Snakemake lowers it to --cores)
     gpu: int = 0                           # Snakemake resource: jobs sharing the accelerator
     env: str = ""                          # VAR=value settings before the command ({threads} allowed)
+    figures: dict = field(default_factory=dict)  # output key -> caption (workflow/report/): `snakemake --report`
 
     @property
     def module(self) -> str:
@@ -154,14 +155,16 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
     Stage("evaluate", "predict the validation and test parts and write metrics", "allrepro.evaluate:evaluate",
           ("exp", "model"),
           outputs=lambda exp, model: {f.replace(".", "_"): layout.eval_file(exp, model, f) for f in layout.EVAL_FILES},
-          inputs=_evaluate_inputs, params=lambda exp, model: ["evaluate"]),
+          inputs=_evaluate_inputs, params=lambda exp, model: ["evaluate"],
+          figures={"confusion_png": "confusion.rst", "roc_png": "roc.rst"}),
     Stage("ensemble", "weighted-threshold ensemble of an experiment's members (patel eq. 8)",
           "allrepro.ensemble:stage", ("exp",),
           outputs=lambda exp: {**{f.replace(".", "_"): layout.ensemble_file(exp, f) for f in layout.ENSEMBLE_FILES},
                                "corrected": layout.ensemble_file(exp, "corrected")},
           inputs=lambda cfg, exp: {f"{m}_{p}": layout.eval_file(exp, m, f"predictions_{p}.csv")
                                    for m in ensemble_members(cfg, exp) for p in ("val", "test")},
-          params=lambda exp: [f"experiments.{exp}.ensemble", "profile"], directories=("corrected",)),
+          params=lambda exp: [f"experiments.{exp}.ensemble", "profile"], directories=("corrected",),
+          figures={"confusion_png": "ensemble_confusion.rst", "roc_png": "ensemble_roc.rst"}),
     Stage("audit", "leakage, colour-only baselines, bootstrap intervals, McNemar and the papers' numbers",
           "allrepro.audit.stage:audit", ("exp",),
           outputs=lambda exp: {f.replace(".", "_"): layout.exp_audit_file(exp, f) for f in layout.AUDIT_FILES},
@@ -170,7 +173,8 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
                               f"experiments.{exp}.paper"]),
     Stage("report", "render one experiment's HTML report (papermill)", "allrepro.report:stage", ("exp",),
           outputs=lambda exp: {"notebook": layout.report_notebook(exp), "html": layout.report_html(exp)},
-          inputs=_report_inputs, params=lambda exp: ["report", f"experiments.{exp}.paper"]),
+          inputs=_report_inputs, params=lambda exp: ["report", f"experiments.{exp}.paper"],
+          figures={"html": "report.rst"}),
 ]}
 CLI = "allrepro.cli"  # every stage's command; it imports params at module level, the stage's module lazily
 

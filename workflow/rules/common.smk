@@ -65,11 +65,25 @@ def stage_inputs(stage):
 
 
 def stage_outputs(stage):
-    folders = pipeline.STAGES[stage].directories
-    return {
-        k: directory(v) if k in folders else v
-        for k, v in pipeline.outputs(stage).items()
-    }
+    """A stage's outputs: folders as directory(), its key figures as report() items with their caption."""
+    st = pipeline.STAGES[stage]
+    out = {}
+    for key, path in pipeline.outputs(stage).items():
+        if key in st.directories:
+            path = directory(path)
+        elif key in st.figures:
+            path = report(
+                path,
+                caption=f"../report/{st.figures[key]}",
+                category=stage,
+                subcategory="{exp}",
+                labels={
+                    "experiment": "{exp}",
+                    "model": "{model}" if "model" in st.wildcards else stage,
+                },
+            )
+        out[key] = path
+    return out
 
 
 def stage_shell(stage):
