@@ -30,7 +30,6 @@ class Stage:
     directories: tuple[str, ...] = ()      # output keys that are folders
     threads: str = "1"                     # "all": every core (Snakemake lowers it to --cores)
     gpu: int = 0                           # Snakemake resource: jobs sharing the accelerator
-    env: str = ""                          # VAR=value settings before the command ({threads} allowed)
     figures: dict = field(default_factory=dict)  # output key -> caption (workflow/report/): `snakemake --report`
 
     @property
@@ -123,8 +122,7 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           directories=("dataset",)),
     Stage("segment", "HSV segmentation of every image", "allrepro.segment:segment", ("ds",),
           outputs=lambda ds: {"images": layout.seg_dir(ds), "manifest": layout.seg_manifest(ds)},
-          inputs=_raw, params=lambda ds: ["segment"], directories=("images",), threads="all",
-          env="ALLREPRO_WORKERS={threads}"),
+          inputs=_raw, params=lambda ds: ["segment"], directories=("images",), threads="all"),
     Stage("duplicates", "exact and near-duplicate clusters of a dataset (data/interim/<dataset>/audit/)",
           "allrepro.audit.duplicates:duplicates", ("ds",),
           outputs=lambda ds: {"table": layout.audit_file(ds, "duplicates.csv"),

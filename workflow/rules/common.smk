@@ -86,13 +86,11 @@ def stage_outputs(stage):
     return out
 
 
-def stage_shell(stage):
-    """The stage's command (the one in dvc.yaml) on the job's wildcards, after its VAR=value settings, logged."""
-    st = pipeline.STAGES[stage]
-    wildcards = {w: "{wildcards.%s}" % w for w in st.wildcards}
-    return " ".join(
-        filter(None, [st.env, pipeline.command(stage, **wildcards), "> {log} 2>&1"])
-    )
+def stage_command(stage):
+    """The job's command, the one in dvc.yaml, as a param: a rule's shell: is evaluated when the job runs, after
+    the loop in stages.smk has moved on, so it cannot name its stage; a param is bound when the rule is made.
+    """
+    return lambda wildcards: pipeline.command(stage, **dict(wildcards.items()))
 
 
 wildcard_constraints:

@@ -19,5 +19,7 @@ for st in pipeline.STAGES.values():
             gpu=st.gpu,
         params:
             p=stage_params(st.name),
+            cmd=stage_command(st.name),
         shell:
-            stage_shell(st.name)
+            # processes a stage starts (segment's workers) follow the job's threads
+            "ALLREPRO_WORKERS={threads} {params.cmd} > {log} 2>&1"
