@@ -77,7 +77,7 @@ def tiny_zip(tmp_path) -> Path:
 def make_project(dest: Path, cfg: dict, data_zip: Path) -> Path:
     """A copy of the project's pipeline definition (not its data) with its own params, git and DVC."""
     dest.mkdir(parents=True)
-    for name in ("Snakefile", "workflow", "profiles", "src", "envs", ".gitignore"):
+    for name in ("Snakefile", "workflow", "profiles", "src", "envs", ".gitignore", ".dvcignore"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
     (dest / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
-import keras
-
 
 def backend() -> str:
+    import keras  # here, not at the top: stages that only read this module's helpers skip Keras' 5 s import
+
     return keras.backend.backend()
 
 
@@ -95,6 +95,8 @@ def configure(train_cfg: dict) -> dict:
     """Seed everything, make ops deterministic on request, pick precision and XLA. Returns the choices."""
     seed = train_cfg["seed"]
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    import keras
+
     keras.utils.set_random_seed(seed)
     deterministic = train_cfg.get("deterministic", True)
     if deterministic:
@@ -144,6 +146,8 @@ def distribution(setup: dict):
         import tensorflow as tf
         return tf.distribute.MirroredStrategy().scope()
     if setup["backend"] == "jax":
+        import keras
+
         keras.distribution.set_distribution(keras.distribution.DataParallel(
             devices=keras.distribution.list_devices("gpu")))
     return contextlib.nullcontext()
