@@ -20,3 +20,4 @@ rule all:
     default_target: True
     input:
         [layout.report_html(e) for e in EXPERIMENTS],
+        [layout.bundle_dir(e) for e in EXPERIMENTS],

@@ -1,6 +1,7 @@
 """Shared fixtures: generated images and datasets, a tiny copy of the project, the real dataset when present."""
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import subprocess
@@ -126,3 +127,18 @@ def real_project(tmp_path_factory, real_zip) -> Path:
     run(["allrepro", "acquire", "--dataset", "mehradaria"], project, env)
     run(["allrepro", "segment", "--dataset", "mehradaria"], project, env)
     return project
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """A tiny copy of the project on generated images (idrees: segmented, 3 parts; patel: oversampling and
+    the ensemble; patel_best: patel's models under another ensemble rule), run by tests/test_dag.py and
+    read by tests/test_serve.py."""
+    root = tmp_path_factory.mktemp("dag")
+    data = zip_folder(write_dataset(root / "src", 10), root / "tiny.zip")
+    cfg = tiny_params()
+    # patel with another ensemble rule only: same training inputs, so it must reuse patel's models
+    cfg["experiments"]["patel_best"] = copy.deepcopy(cfg["experiments"]["patel"])
+    cfg["experiments"]["patel_best"]["ensemble"].update(fallback="best", thresholds=[0.9])
+    cfg["experiments"]["idrees"]["split"]["group_near_duplicates"] = True  # split depends on the duplicates stage
+    return make_project(root / "project", cfg, data), project_env(data)

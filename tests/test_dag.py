@@ -2,7 +2,6 @@
 complete runs, no-op reruns, a report-only change, and the two entry points kept in step."""
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import re
@@ -11,21 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, make_project, project_env, run, tiny_params, write_dataset, zip_folder
+from conftest import ROOT, run
 
 pytestmark = pytest.mark.dag
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("dag")
-    data = zip_folder(write_dataset(root / "src", 10), root / "tiny.zip")
-    cfg = tiny_params()
-    # patel with another ensemble rule only: same training inputs, so it must reuse patel's models
-    cfg["experiments"]["patel_best"] = copy.deepcopy(cfg["experiments"]["patel"])
-    cfg["experiments"]["patel_best"]["ensemble"].update(fallback="best", thresholds=[0.9])
-    cfg["experiments"]["idrees"]["split"]["group_near_duplicates"] = True  # split depends on the duplicates stage
-    return make_project(root / "project", cfg, data), project_env(data)
 
 
 def snakemake_jobs(output: str) -> list[str]:
@@ -58,7 +45,7 @@ def test_snakemake_runs_the_whole_dag(tiny):
     out = run(SNAKEMAKE, project, env)
     jobs = snakemake_jobs(out.stdout + out.stderr)
     assert sorted(set(jobs)) == ["acquire", "agreement", "all", "audit", "cache", "duplicates", "ensemble", "evaluate",
-                                 "report", "segment", "split", "train"]
+                                 "export", "report", "segment", "split", "train"]
     # one training job per (model, training inputs): patel_best evaluates patel's models
     assert jobs.count("train") == 3 and jobs.count("evaluate") == 5, jobs
     for exp in ("idrees", "patel", "patel_best"):
@@ -126,7 +113,7 @@ def test_snakemake_ensemble_param_reruns_ensemble_and_report_never_training(tiny
     project, env = tiny
     set_param(project, "experiments.patel.ensemble.thresholds", [0.6, 0.9])
     out = run(SNAKEMAKE, project, env)
-    assert sorted(snakemake_jobs(out.stdout + out.stderr)) == ["all", "audit", "ensemble", "report"]
+    assert sorted(snakemake_jobs(out.stdout + out.stderr)) == ["all", "audit", "ensemble", "export", "report"]
 
 
 def test_dag_matches_dvc_yaml(tiny):
@@ -183,7 +170,8 @@ def test_dvc_takes_over_snakemakes_outputs_then_reruns_what_a_change_needs(tiny)
     changed = run(["dvc", "repro"], project, env)
     ran = dvc_stages(changed.stdout)
     # the audit reruns only when the ensemble's predictions changed (DVC compares content)
-    assert ran in (["ensemble_patel", "report_patel"], ["ensemble_patel", "audit_patel", "report_patel"]), ran
+    assert sorted(ran) in (["ensemble_patel", "export_patel", "report_patel"],
+                           ["audit_patel", "ensemble_patel", "export_patel", "report_patel"]), ran
     metrics = run(["dvc", "metrics", "show", "--json"], project, env).stdout
     assert "reports/idrees/quick_cnn/metrics.json" in metrics and "accuracy" in metrics
 
@@ -307,6 +295,58 @@ def test_corrected_images_are_consistent_with_the_predictions(tiny):
         for path in listed["path"]:
             link = reports / "ensemble/corrected" / member / "FN_to_TP" / preds.loc[path, "true"] / Path(path).name
             assert link.is_symlink() and link.resolve() == (project / path).resolve()
+
+
+def predicted(project: Path, env: dict, bundle: str, images: list[str]):
+    import pandas as pd
+
+    out = project / f"predict-{bundle}.csv"
+    run(["allrepro", "predict", *images, "--bundle", f"bundles/{bundle}", "--out", str(out)], project, env)
+    return pd.read_csv(out)
+
+
+def test_predict_gives_the_evaluate_stage_probabilities(tiny):
+    """`allrepro predict` on the run's own test images, given as a user has them (the original files, which
+    the bundle segments itself when its model was trained on segmented images), gives the probabilities of
+    the evaluate stage to 1e-6: a single model (idrees, segmented) and the patel ensemble with its decisions."""
+    import pandas as pd
+
+    project, env = tiny
+    test = pd.read_csv(project / "data/processed/idrees/split/test.csv")
+    source = pd.read_csv(project / "data/interim/mehradaria/segmented.csv").set_index("path")["source"]
+    ours = predicted(project, env, "idrees", list(source[test["path"]]))
+    ref = pd.read_csv(project / "reports/idrees/quick_cnn/predictions_test.csv")
+    columns = [c for c in ref if c.startswith("p_")]
+    assert len(ours) == len(ref) > 0 and not ours["error"].notna().any()
+    assert abs(ours[columns].to_numpy() - ref[columns].to_numpy()).max() <= 1e-6 + 1e-12
+
+    ensemble = pd.read_csv(project / "reports/patel/ensemble/predictions.csv")
+    ours = predicted(project, env, "patel", list(ensemble["path"]))
+    assert abs(ours[columns].to_numpy() - ensemble[columns].to_numpy()).max() <= 1e-6 + 1e-12
+    decisions = ours["decision"].replace("no confident prediction", "none")
+    assert list(decisions) == list(ensemble["pred"])
+    for member in ("quick_cnn", "quick_cnn_b"):
+        assert list(ours[f"vote_{member}"]) == list(pd.read_csv(project / f"reports/patel/{member}/predictions_test.csv")["pred"])
+
+
+def test_the_bundle_describes_itself_and_carries_its_model_card(tiny):
+    import json
+
+    project, _ = tiny
+    spec = json.loads((project / "bundles/patel/bundle.json").read_text())
+    ensemble = json.loads((project / "reports/patel/ensemble/metrics.json").read_text())
+    assert spec["decision"]["rule"] == "ensemble"
+    assert (spec["decision"]["weights"], spec["decision"]["gamma"]) == (ensemble["weights"], ensemble["gamma"])
+    assert spec["preprocessing"]["images"] == "original"
+    idrees = json.loads((project / "bundles/idrees/bundle.json").read_text())
+    assert idrees["preprocessing"]["images"] == "segmented" and idrees["preprocessing"]["segment"]["hsv_lower"]
+    assert {"low", "high", "value"} <= set(spec["test"]["accuracy"]) and spec["audit"]["verdicts"]
+    card = (project / "bundles/patel/model_card.md").read_text()
+    for words in ("Intended use", "not for diagnosis", "patient", "Test metrics", "Audit verdicts", "tensorflow"):
+        assert words.lower() in card.lower(), words
+    meta = json.loads((project / "bundles/patel/metadata.json").read_text())
+    assert meta["network_data_format"]["outputs"]["pred"]["num_channels"] == 4
+    assert "<table>" in (project / "bundles/patel/model_card.html").read_text()
 
 
 def test_a_model_shared_by_experiments_is_trained_once(tiny):

@@ -24,7 +24,10 @@ OTHER = {  # commands that are not pipeline stages
     "fit-hsv": "search the HSV bounds that best agree with the dataset's segmented images (training part)",
     "models": "list the models in params.yaml with their parameter counts",
     "dvc-yaml": "write dvc.yaml from the stage table (or --check it is up to date)",
+    "predict": "class probabilities and the decision for images or folders, from an exported bundle",
+    "serve": "a web page and JSON API for predictions from an exported bundle (127.0.0.1 unless told)",
 }
+BUNDLE_ONLY = ("predict", "serve")  # need a bundle, not a project: no params.yaml is read
 ARG_TYPES = {"ds": {"help": "a key of `datasets:` in params.yaml"},
              "exp": {"help": "a key of `experiments:` in params.yaml"},
              "model": {"help": "a key of `models:` in params.yaml"},
@@ -39,6 +42,9 @@ def parser() -> argparse.ArgumentParser:
     for name, help_ in {"validate": OTHER["validate"], **{n: st.help for n, st in STAGES.items()},
                         **{k: v for k, v in OTHER.items() if k != "validate"}}.items():
         sub = subs.add_parser(name, help=help_, description=help_)
+        if name in BUNDLE_ONLY:
+            _bundle_args(sub, name)
+            continue
         _common(sub)
         for w in STAGES[name].wildcards if name in STAGES else ():
             sub.add_argument(CLI_ARGS[w], dest=w, required=True, metavar=CLI_ARGS[w][2:].upper(), **ARG_TYPES.get(w, {}))
@@ -54,6 +60,21 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _bundle_args(sub: argparse.ArgumentParser, name: str) -> None:
+    sub.add_argument("--bundle", required=True, help="an exported bundle folder, e.g. bundles/patel")
+    if name == "predict":
+        sub.add_argument("paths", nargs="+", metavar="IMAGE|FOLDER")
+        sub.add_argument("--out", help="write here (.csv or .json) instead of standard output")
+        sub.add_argument("--format", choices=["csv", "json"], help="default: from --out's suffix, else csv")
+    else:
+        from allrepro.serve import LIMITS
+
+        sub.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+        sub.add_argument("--port", type=int, default=8000)
+        for key, (value, help_) in LIMITS.items():
+            sub.add_argument(f"--{key.replace('_', '-')}", dest=key, type=type(value), default=value, help=help_)
+
+
 def _check_names(cfg: dict, args: argparse.Namespace) -> None:
     for attr, key, flag in (("exp", "experiments", "--experiment"), ("ds", "datasets", "--dataset"),
                             ("model", "models", "--model")):
@@ -65,6 +86,12 @@ def _check_names(cfg: dict, args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from allrepro.pipeline import STAGES
 
+    if args.command == "predict":
+        from allrepro.predict import cli
+        return cli(args.bundle, args.paths, args.out, args.format)
+    if args.command == "serve":
+        from allrepro.serve import main as serve
+        return serve(args)
     cfg = P.load(args.params, args.overrides)
     _check_names(cfg, args)
     cmd = args.command

@@ -75,3 +75,8 @@ def audit_file(ds: str, name: str) -> str:
 def exp_audit_file(exp: str, name: str) -> str:
     """An experiment's audit (leakage, shortcut baselines, intervals, McNemar)."""
     return f"reports/{exp}/audit/{name}"
+
+
+def bundle_dir(exp: str) -> str:
+    """The exported bundle of an experiment: what `allrepro predict` and `allrepro serve` load."""
+    return f"bundles/{exp}"

@@ -28,7 +28,7 @@ class Stage:
     inputs: Callable[..., dict]            # (cfg, **wildcards) -> {key: path}; code dependencies are added
     params: Callable[..., list]            # (**wildcards) -> the params.yaml keys it reads
     directories: tuple[str, ...] = ()      # output keys that are folders
-    threads: str = "1"                     # "all": every core (Snakemake lowers it to --cores)
+    threads: str = "1"                     # "all": every core (Snakemake lowers it to --cores); or a params key (threads())
     gpu: int = 0                           # Snakemake resource: jobs sharing the accelerator
     figures: dict = field(default_factory=dict)  # output key -> caption (workflow/report/): `snakemake --report`
 
@@ -113,6 +113,21 @@ def _report_inputs(cfg: dict, exp: str) -> dict:
     return deps
 
 
+def _export_inputs(cfg: dict, exp: str) -> dict:
+    deps = {"raw": layout.raw_manifest(dataset_of(cfg, exp)), **{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS},
+            **{f"audit_{f.replace('.', '_')}": layout.exp_audit_file(exp, f)
+               for f in ("intervals.csv", "audit.json", "paper_check.csv")}}
+    if ensemble_members(cfg, exp):
+        deps["ensemble"] = layout.ensemble_file(exp, "metrics.json")
+    for m in models_for(cfg, exp):
+        owner = trained_in(cfg, exp, m)
+        deps.update({f"{m}_model": layout.model_file(owner, m, "model.keras"),
+                     f"{m}_labels": layout.model_file(owner, m, "labels.json"),
+                     f"{m}_metrics": layout.eval_file(exp, m, "metrics.json"),
+                     f"{m}_val": layout.eval_file(exp, m, "predictions_val.csv")})
+    return deps
+
+
 STAGES: dict[str, Stage] = {st.name: st for st in [
     Stage("acquire", "fetch the dataset (kaggle:, https://, file:) and write data/raw/<dataset>/manifest.csv",
           "allrepro.acquire:stage", ("ds",),
@@ -149,7 +164,7 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           inputs=lambda cfg, exp, model: _parts(exp, model_spec(cfg, model)["input_size"], ("train", "val")),
           params=lambda exp, model: ["train", f"models.{model}", f"experiments.{exp}.class_weights", "profile",
                                      "profiles"],
-          threads="all", gpu=1),
+          threads="train.threads", gpu=1),
     Stage("evaluate", "predict the validation and test parts and write metrics", "allrepro.evaluate:evaluate",
           ("exp", "model"),
           outputs=lambda exp, model: {f.replace(".", "_"): layout.eval_file(exp, model, f) for f in layout.EVAL_FILES},
@@ -173,6 +188,11 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           outputs=lambda exp: {"notebook": layout.report_notebook(exp), "html": layout.report_html(exp)},
           inputs=_report_inputs, params=lambda exp: ["report", f"experiments.{exp}.paper"],
           figures={"html": "report.rst"}),
+    Stage("export", "bundle an experiment's models (or ensemble) with its model card for predict and serve",
+          "allrepro.export:stage", ("exp",),
+          outputs=lambda exp: {"bundle": layout.bundle_dir(exp)}, inputs=_export_inputs,
+          params=lambda exp: [f"experiments.{exp}", "segment", "cache", "train", "models", "profile", "profiles"],
+          directories=("bundle",)),
 ]}
 CLI = "allrepro.cli"  # every stage's command; it imports params at module level, the stage's module lazily
 
@@ -182,6 +202,31 @@ def code(stage: str) -> tuple[str, ...]:
     """Every file of the package a stage's command runs or reads: a change to one reruns the stage."""
     cli = codedeps.module_path(CLI).relative_to(codedeps.PACKAGE).as_posix()
     return tuple(sorted({f"{codedeps.PREFIX}/{cli}", *codedeps.closure([STAGES[stage].module, "allrepro.params"])}))
+
+
+def gpus_visible() -> int:
+    """NVIDIA GPUs this machine shows (device files; CUDA_VISIBLE_DEVICES when set), without importing a framework."""
+    import glob
+    import os
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() not in ("", "-1")])
+    return len(glob.glob("/dev/nvidia[0-9]*"))
+
+
+def threads(cfg: dict, stage: str, cores: int) -> int:
+    """A job's CPU threads. Training (`train.threads`): "auto" is every core on a machine without a GPU (there
+    training is the bottleneck) and 4 beside a GPU (it feeds the GPU from in-memory arrays; the other cores run
+    the CPU stages of other jobs meanwhile); a number is that number. The job's process is held to it
+    (ALLREPRO_WORKERS: runtime.limit_threads)."""
+    spec = STAGES[stage].threads
+    if spec in ("all", "1"):
+        return cores if spec == "all" else 1
+    value = param_values(cfg, [spec])[spec]
+    if value in (None, "auto"):
+        return cores if not gpus_visible() else min(4, cores)
+    return max(1, min(int(value), cores))
 
 
 def param_keys(stage: str, **wc) -> list[str]:
@@ -254,7 +299,7 @@ def jobs(cfg: dict, experiments: list[str] | None = None) -> list[dict]:
         if models and ensemble_members(cfg, exp):
             out.append(_job(cfg, "ensemble", {"exp": exp}))
         if models:
-            out += [_job(cfg, "audit", {"exp": exp}), _job(cfg, "report", {"exp": exp})]
+            out += [_job(cfg, "audit", {"exp": exp}), _job(cfg, "report", {"exp": exp}), _job(cfg, "export", {"exp": exp})]
     return out
 
 

@@ -14,7 +14,7 @@ for st in pipeline.STAGES.values():
             st.log(**pipeline.PATTERNS),
         conda:
             ENV
-        threads: ALL_CORES if st.threads == "all" else 1
+        threads: pipeline.threads(config, st.name, ALL_CORES)
         resources:
             gpu=st.gpu,
         params:

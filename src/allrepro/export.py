@@ -1,0 +1,137 @@
+"""export: one self-describing bundle per experiment (bundles/<experiment>/), what `allrepro predict` and
+`allrepro serve` load.
+
+    bundle.json        what a prediction needs and what a reader should know: classes, each model's file
+                       and input size, the preprocessing exactly as trained (original or HSV-segmented
+                       images, the HSV bounds, the resize), the decision rule (the ensemble's weights and
+                       gamma, or the member chosen on validation), test metrics with their intervals, the
+                       audit's verdicts, the paper's number, hashes of the params and data it came from,
+                       versions
+    models/<m>.keras   the trained models, copied
+    model_card.md/.html, metadata.json   the model card (model_card.py)
+
+Everything is read from the stages' outputs (nothing is recomputed) and the folder is written under a
+temporary name, then renamed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from allrepro import layout, model_card, runtime
+from allrepro.fileio import atomic_path, sha256_file, write_json
+from allrepro.params import classes as class_names
+from allrepro.params import dataset_of, ensemble_members, model_spec, models_for, paper_of, trained_in
+
+FORMAT = "allrepro-bundle/1"
+HEADLINE = ("accuracy", "macro.f1", "mcc")  # the metrics a bundle carries with their intervals
+
+
+def stage(cfg: dict, exp: str) -> dict:
+    """`allrepro export --experiment E`."""
+    spec = describe(cfg, exp)
+    with atomic_path(layout.bundle_dir(exp)) as tmp:
+        (tmp / "models").mkdir(parents=True)
+        for member in spec["members"]:
+            shutil.copyfile(layout.model_file(trained_in(cfg, exp, member["name"]), member["name"], "model.keras"),
+                            tmp / member["file"])
+        write_json(spec, tmp / "bundle.json")
+        model_card.write(spec, tmp)
+    print(f"export {exp}: {len(spec['members'])} model(s), decision {spec['decision']['rule']} "
+          f"-> {layout.bundle_dir(exp)}")
+    return spec
+
+
+def describe(cfg: dict, exp: str) -> dict:
+    ds, classes = dataset_of(cfg, exp), class_names(cfg, exp)
+    intervals = pd.read_csv(layout.exp_audit_file(exp, "intervals.csv"))
+    members = [_member(cfg, exp, m, intervals) for m in models_for(cfg, exp)]
+    decision = _decision(cfg, exp, members)
+    audit = json.loads(Path(layout.exp_audit_file(exp, "audit.json")).read_text())
+    segmented = cfg["experiments"][exp]["images"] == "segmented"
+    return {
+        "format": FORMAT,
+        "experiment": exp,
+        "dataset": ds,
+        "paper": paper_of(cfg, exp),
+        "profile": cfg["profile"],
+        "classes": classes,
+        "preprocessing": {
+            "decode": "OpenCV imread, 8-bit, 3 channels (BGR), then RGB",
+            "images": "segmented" if segmented else "original",
+            "segment": cfg["segment"] if segmented else None,  # HSV bounds and clean-up, as in training
+            "resize": {"library": "opencv", "interpolation": cfg["cache"].get("interpolation", "area"),
+                       "to": "each model's input_size, square"},
+            "input": "uint8 RGB 0-255 (each model rescales and normalises inside itself)",
+        },
+        "members": members,
+        "decision": decision,
+        "test": _test(exp, decision, intervals),
+        "audit": {"verdicts": audit["verdicts"], "leakage": audit["leakage"], "best_baseline": audit["best_baseline"],
+                  "paper_numbers": audit["paper_numbers"], "paper_numbers_inside": audit["paper_numbers_inside"]},
+        "paper_check": _paper_check(exp),
+        "provenance": {"params_sha256": _params_hash(cfg, exp),
+                       "data": {Path(p).name if "split" not in p else f"split/{Path(p).name}": sha256_file(p)
+                                for p in [layout.raw_manifest(ds), *(layout.split_csv(exp, part) for part in layout.PARTS)]}},
+        "versions": runtime.versions(),
+    }
+
+
+def _member(cfg: dict, exp: str, name: str, intervals: pd.DataFrame) -> dict:
+    owner = trained_in(cfg, exp, name)
+    info = json.loads(Path(layout.model_file(owner, name, "labels.json")).read_text())
+    metrics = json.loads(Path(layout.eval_file(exp, name, "metrics.json")).read_text())
+    val = pd.read_csv(layout.eval_file(exp, name, "predictions_val.csv"))
+    return {"name": name, "file": f"models/{name}.keras", "backbone": info["backbone"],
+            "input_size": info["input_size"], "params_total": info["params_total"],
+            "sha256": sha256_file(layout.model_file(owner, name, "model.keras")),
+            "trained": {k: info.get(k) for k in ("epochs", "seconds", "train_rows")} | {"runtime": info.get("runtime")},
+            "val_accuracy": float((val["pred"] == val["true"]).mean()) if len(val) else None,
+            "test_accuracy": metrics["accuracy"],
+            "test": _intervals(intervals, name)}
+
+
+def _decision(cfg: dict, exp: str, members: list[dict]) -> dict:
+    """The ensemble's rule when the experiment has one; otherwise the member with the best validation
+    accuracy (test accuracy when there is no validation part, said so)."""
+    if ensemble_members(cfg, exp):
+        m = json.loads(Path(layout.ensemble_file(exp, "metrics.json")).read_text())
+        names = [x["name"] for x in members]
+        return {"rule": "ensemble", "members": m["members"], "weights": m["weights"], "gamma": m["gamma"],
+                "fallback": m["fallback"], "best_member": m["best_member"], "selected_on": m["selected_on"],
+                "member_index": [names.index(n) for n in m["members"]]}
+    on_val = all(x["val_accuracy"] is not None for x in members)
+    key = "val_accuracy" if on_val else "test_accuracy"
+    best = max(members, key=lambda x: x[key])  # first of equals: params order
+    return {"rule": "best_member", "model": best["name"],
+            "selected_on": "validation accuracy" if on_val else "test accuracy (no validation part: optimistic)"}
+
+
+def _intervals(intervals: pd.DataFrame, model: str) -> dict:
+    rows = intervals[(intervals["model"] == model) & intervals["metric"].isin(HEADLINE)]
+    return {r.metric: {"value": r.value, "low": r.low, "high": r.high, "n": int(r.n), "level": r.level}
+            for r in rows.itertuples()}
+
+
+def _test(exp: str, decision: dict, intervals: pd.DataFrame) -> dict:
+    if decision["rule"] == "ensemble":
+        m = json.loads(Path(layout.ensemble_file(exp, "metrics.json")).read_text())
+        return {"model": "ensemble", "coverage": m["coverage"], **_intervals(intervals, "ensemble")}
+    return {"model": decision["model"], **_intervals(intervals, decision["model"])}
+
+
+def _paper_check(exp: str) -> list[dict]:
+    """The paper's accuracy beside ours (with our interval), one row per paper model checked."""
+    checks = pd.read_csv(layout.exp_audit_file(exp, "paper_check.csv"))
+    return checks[checks["metric"] == "accuracy"].to_dict(orient="records")
+
+
+def _params_hash(cfg: dict, exp: str) -> str:
+    """sha256 of the params the bundle depends on (the experiment, its models, segment, cache, train)."""
+    keys = {"experiment": cfg["experiments"][exp], "segment": cfg["segment"], "cache": cfg["cache"],
+            "train": cfg["train"], "models": {m: model_spec(cfg, m) for m in models_for(cfg, exp)}}
+    return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,0 +1,119 @@
+"""The model card of a bundle: model_card.md for people, model_card.html (the same text, rendered) for
+the web page, and metadata.json for programs (in the spirit of MONAI bundles' metadata: the network's
+input and output formats, intended use, data source, versions)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from allrepro.fileio import write_bytes, write_json
+
+INTENDED_USE = ("Research and teaching: reproducing and auditing published results on blood-smear images. "
+                "Not a medical device and not for diagnosis: no clinical validation, no patient-level data.")
+KNOWN_FLAWS = [
+    "The images come without patient identifiers, so the split is by image, not by patient: cells of one "
+    "patient can sit in training and test alike, which flatters every test number.",
+    "The dataset holds exact and near-duplicate images; the audit counts those that reach across the split "
+    "(below).",
+    "Colour statistics alone classify much of this dataset (the colour baselines of the audit): a high "
+    "accuracy is weak evidence that a network learned cell morphology.",
+]
+
+
+def warnings(spec: dict) -> list[str]:
+    """What a user must see beside a prediction: the known flaws, then the audit's verdicts on this run."""
+    return KNOWN_FLAWS + spec["audit"]["verdicts"]
+
+
+def _pct(m: dict | None) -> str:
+    if not m:
+        return "n/a"
+    return f"{100 * m['value']:.2f}% [{100 * m['low']:.2f}, {100 * m['high']:.2f}]"
+
+
+def markdown(spec: dict) -> str:
+    test, dec = spec["test"], spec["decision"]
+    level = next((v["level"] for v in test.values() if isinstance(v, dict) and "level" in v), 0.95)
+    lines = [f"# Model card: {spec['experiment']} ({spec['paper']} protocol, profile {spec['profile']})", "",
+             "## Intended use", "", INTENDED_USE, "",
+             "## Model", ""]
+    for m in spec["members"]:
+        lines.append(f"- `{m['name']}`: {m['backbone']}, {m['input_size']} px input, {m['params_total']:,} parameters, "
+                     f"trained {m['trained']['epochs']} epochs on {m['trained']['train_rows']} rows")
+    if dec["rule"] == "ensemble":
+        lines += ["", f"Decision: weighted-threshold ensemble of {', '.join(dec['members'])}, weights {dec['weights']}, "
+                      f"gamma {dec['gamma']} (chosen on {dec['selected_on']}); below gamma: "
+                      + ("no confident prediction." if dec["fallback"] == "abstain" else f"the best member ({dec['best_member']}).")]
+    else:
+        lines += ["", f"Decision: `{dec['model']}`, the member with the best {dec['selected_on']}."]
+    pre = spec["preprocessing"]
+    seg = pre["segment"]
+    lines += ["", "## Input", "",
+              f"Classes: {', '.join(spec['classes'])}. Images: {pre['images']}"
+              + (f" (HSV {seg['hsv_lower']}-{seg['hsv_upper']}, background black)" if seg else "")
+              + f"; resized with OpenCV ({pre['resize']['interpolation']}) to each model's input size.", "",
+              "## Training data and its known flaws", "",
+              f"Dataset `{spec['dataset']}`. Split files and their sha256 are in bundle.json (provenance).", ""]
+    lines += [f"- {flaw}" for flaw in KNOWN_FLAWS]
+    leak = spec["audit"]["leakage"].get("test", {})
+    lines += [f"- In this split, {leak.get('with_exact_twin_in_train', 0)} of {leak.get('images', 0)} test images have "
+              f"an exact twin and {leak.get('with_near_twin_in_train', 0)} a near twin in training.",
+              f"- Best colour-only baseline: {spec['audit']['best_baseline']['name']}, "
+              f"{100 * spec['audit']['best_baseline']['accuracy']:.1f}% test accuracy.", "",
+              f"## Test metrics ({test['model']}, {100 * level:.0f}% bootstrap intervals over the test images)", "",
+              "| metric | value [interval] |", "|---|---|"]
+    lines += [f"| {k} | {_pct(test.get(k))} |" for k in ("accuracy", "macro.f1", "mcc")]
+    if "coverage" in test:
+        lines.append(f"| coverage (confident predictions) | {100 * test['coverage']:.1f}% |")
+    if spec["paper_check"]:
+        lines += ["", "## The paper's number beside ours", "", "| paper model | ours | paper % | ours % [interval] | inside |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {r['paper model']} | {r['ours']} | {r['paper %']} | {r['ours %']} [{r['low %']}, {r['high %']}] | "
+                  f"{'yes' if r['inside'] else 'no'} |" for r in spec["paper_check"]]
+    lines += ["", "## Audit verdicts", ""] + [f"- {v}" for v in spec["audit"]["verdicts"]]
+    lines += ["", "## Versions", "", ", ".join(f"{k} {v}" for k, v in spec["versions"].items() if v), ""]
+    return "\n".join(lines)
+
+
+def html(spec: dict, body_md: str) -> str:
+    import mistune
+
+    body = mistune.html(body_md)
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>Model card: {spec['experiment']}</title>"
+            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em}</style>"
+            f"</head><body>{body}</body></html>\n")
+
+
+def metadata(spec: dict) -> dict:
+    sizes = sorted({m["input_size"] for m in spec["members"]})
+    return {
+        "schema": "allrepro model card metadata 1 (after MONAI bundle metadata.json)",
+        "name": f"allrepro {spec['experiment']}",
+        "task": f"{len(spec['classes'])}-class classification of peripheral blood smear images (ALL)",
+        "intended_use": INTENDED_USE,
+        "data_source": spec["dataset"],
+        "data_type": "RGB microscopy image",
+        "paper": spec["paper"],
+        "network_data_format": {
+            "inputs": {"image": {"type": "image", "format": "RGB", "num_channels": 3, "dtype": "uint8",
+                                 "value_range": [0, 255], "spatial_shape": [[s, s] for s in sizes],
+                                 "preprocessing": spec["preprocessing"]}},
+            "outputs": {"pred": {"type": "probabilities", "num_channels": len(spec["classes"]),
+                                 "channel_def": dict(enumerate(spec["classes"])),
+                                 "abstains": spec["decision"]["rule"] == "ensemble"
+                                 and spec["decision"]["fallback"] == "abstain"}},
+        },
+        "test_metrics": spec["test"],
+        "known_flaws": KNOWN_FLAWS,
+        "audit_verdicts": spec["audit"]["verdicts"],
+        "versions": spec["versions"],
+    }
+
+
+def write(spec: dict, folder: Path) -> None:
+    text = markdown(spec)
+    write_bytes(text.encode(), folder / "model_card.md")
+    write_bytes(html(spec, text).encode(), folder / "model_card.html")
+    write_json(json.loads(json.dumps(metadata(spec), default=str)), folder / "metadata.json")
