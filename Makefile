@@ -46,7 +46,7 @@ test-xla: setup
 	$(VENV)/bin/python -m pytest -q -m xla --timeout 1800
 
 test: setup
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q --durations=15
 
 dvc-yaml: setup
 	$(VENV)/bin/allrepro dvc-yaml

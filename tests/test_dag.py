@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from pathlib import Path
 
@@ -48,6 +49,8 @@ def test_snakemake_runs_the_whole_dag(tiny):
                                  "export", "report", "segment", "split", "train"]
     # one training job per (model, training inputs): patel_best evaluates patel's models
     assert jobs.count("train") == 3 and jobs.count("evaluate") == 5, jobs
+    runtime = json.loads((project / "models/idrees/quick_cnn/labels.json").read_text())["runtime"]
+    assert runtime["threads"] == 2  # train.threads auto, no GPU: every core Snakemake has (--cores 2), recorded
     for exp in ("idrees", "patel", "patel_best"):
         html = (project / f"reports/{exp}/report.html").read_text()
         assert "<html" in html[:2000].lower()

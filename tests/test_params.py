@@ -80,3 +80,16 @@ def test_snakemake_and_dvc_refuse_before_any_job(tmp_path, tiny_zip):
         dvc = run(["dvc", "repro"], project, env, check=False)
         assert dvc.returncode != 0 and BAD[name][1] in dvc.stdout + dvc.stderr
         assert not (project / "data" / "raw").exists(), "a stage ran despite invalid params"
+
+
+def test_training_threads_auto_leave_cores_beside_a_gpu(monkeypatch):
+    """train.threads: auto = every core without a GPU, 4 beside one (the other cores run CPU stages meanwhile)."""
+    from allrepro import pipeline
+
+    cfg = load(ROOT / "params.yaml")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert pipeline.threads(cfg, "train", 16) == 16 and pipeline.threads(cfg, "evaluate", 16) == 1
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    assert pipeline.threads(cfg, "train", 16) == 4 and pipeline.threads(cfg, "train", 2) == 2
+    cfg["train"]["threads"] = 6
+    assert pipeline.threads(cfg, "train", 16) == 6 and pipeline.threads(cfg, "segment", 16) == 16

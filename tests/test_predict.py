@@ -151,7 +151,7 @@ def test_api_limits_bombs_types_and_overload(tmp_path):
     assert results[0]["decision"] in CLASSES and results[0]["members"]["a"]["gradcam"].startswith("data:image/png")
     assert results[1]["name"] == "passwd" and "not an image" in results[1]["error"]  # the name: text, never a path
     big = png(np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8))  # ~120 kB of noise
-    assert "over the limit of 0.05 MiB" in client.post("/api/predict", files=[("files", ("n.png", big, "image/png"))]).json()["results"][0]["error"]
+    assert "larger than the limit of 0.05 MiB" in client.post("/api/predict", files=[("files", ("n.png", big, "image/png"))]).json()["results"][0]["error"]
     bomb = claimed_size(png(cell_image(0, 0, 32)), 50_000, 50_000)
     assert "over the limit" in client.post("/api/predict", files=[("files", ("b.png", bomb, "image/png"))]).json()["results"][0]["error"]
     three = [("files", (f"{i}.jpg", jpg, "image/jpeg")) for i in range(3)]

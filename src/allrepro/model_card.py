@@ -21,8 +21,8 @@ KNOWN_FLAWS = [
 
 
 def warnings(spec: dict) -> list[str]:
-    """What a user must see beside a prediction: the known flaws, then the audit's verdicts on this run."""
-    return KNOWN_FLAWS + spec["audit"]["verdicts"]
+    """What a user must see beside a prediction: what it is for, the known flaws, the audit's verdicts on this run."""
+    return [INTENDED_USE] + KNOWN_FLAWS + spec["audit"]["verdicts"]
 
 
 def _pct(m: dict | None) -> str:

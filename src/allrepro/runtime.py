@@ -91,10 +91,24 @@ def versions() -> dict:
     return out
 
 
+def limit_threads() -> int | None:
+    """Hold TensorFlow to the threads Snakemake gave the job (ALLREPRO_WORKERS; unset: every core), before any
+    op runs. The thread count changes the float sums, so it is recorded with the model (README: what is
+    identical). JAX is not limited here: XLA's CPU thread pool is fixed when JAX starts."""
+    threads = int(os.environ.get("ALLREPRO_WORKERS", 0)) or None
+    if threads and backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    return threads or os.cpu_count()
+
+
 def configure(train_cfg: dict) -> dict:
     """Seed everything, make ops deterministic on request, pick precision and XLA. Returns the choices."""
     seed = train_cfg["seed"]
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    threads = limit_threads()
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -108,7 +122,7 @@ def configure(train_cfg: dict) -> dict:
     keras.mixed_precision.set_global_policy(policy)
     return {"backend": backend(), "gpus": len(gpus), "device": device_name(), "precision": policy,
             "mixed_precision": policy != "float32", "jit_compile": jit, "deterministic": bool(deterministic),
-            "seed": seed, "versions": versions()}
+            "seed": seed, "threads": threads, "versions": versions()}
 
 
 def peak_memory_mib() -> float | None:

@@ -72,7 +72,7 @@ class Scorer:
         limit = int(self.limits["max_file_mb"] * 2**20)
         try:
             if len(data) > limit:
-                raise BadImage(f"{len(data) / 2**20:.1f} MiB is over the limit of {self.limits['max_file_mb']:g} MiB per file")
+                raise BadImage(f"larger than the limit of {self.limits['max_file_mb']:g} MiB per file")  # read no further
             bgr = decode(data, self.limits["max_pixels"])
         except BadImage as exc:
             return {"name": name, "error": str(exc)}
