@@ -97,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
     cmd = args.command
     if cmd in STAGES:  # the stage's function, called with the job's coordinates in the record's order
         stage = STAGES[cmd]
+        if stage.gpu:  # before any framework starts: it reads CUDA_VISIBLE_DEVICES once
+            from allrepro.gpuslots import claim
+            claim()
         module, _, function = stage.run.partition(":")
         getattr(importlib.import_module(module), function)(cfg, *(getattr(args, w) for w in stage.wildcards))
     elif cmd == "validate":

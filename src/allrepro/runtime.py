@@ -122,7 +122,8 @@ def configure(train_cfg: dict) -> dict:
     keras.mixed_precision.set_global_policy(policy)
     return {"backend": backend(), "gpus": len(gpus), "device": device_name(), "precision": policy,
             "mixed_precision": policy != "float32", "jit_compile": jit, "deterministic": bool(deterministic),
-            "seed": seed, "threads": threads, "versions": versions()}
+            "seed": seed, "threads": threads, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "versions": versions()}
 
 
 def peak_memory_mib() -> float | None:
