@@ -3,7 +3,7 @@
 # make lock:  re-resolve requirements.lock after a dependency change
 # make run:   the pipeline, quick profile, on the data source in params.yaml or $ALLREPRO_DATA_SOURCE
 # make smoke: every paper network of every experiment end to end, work cut (profile smoke), offline, on a CPU
-# make test:  the test suite
+# make test:  the test suite, on two workers (the tiny-DAG chain on one, the rest beside it)
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 CORES   ?= all
@@ -46,7 +46,7 @@ test-xla: setup
 	$(VENV)/bin/python -m pytest -q -m xla --timeout 1800
 
 test: setup
-	$(VENV)/bin/python -m pytest -q --durations=15
+	$(VENV)/bin/python -m pytest -q --durations=15 -n 2 --dist loadgroup
 
 dvc-yaml: setup
 	$(VENV)/bin/allrepro dvc-yaml

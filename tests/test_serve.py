@@ -17,6 +17,7 @@ import pytest
 
 from conftest import REAL_ZIP, run
 
+pytestmark = pytest.mark.xdist_group("tiny")  # after tests/test_dag.py, on its worker: the same tiny project
 SNAKEMAKE = ["snakemake", "--cores", "2", "--resources", "gpu=1", "--config", "experiment=all"]
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SCREENSHOT = os.environ.get("ALLREPRO_SCREENSHOT")  # where to keep the page's picture (the README's comes from here)
@@ -25,7 +26,8 @@ SCREENSHOT = os.environ.get("ALLREPRO_SCREENSHOT")  # where to keep the page's p
 @pytest.fixture(scope="module")
 def bundles(tiny):
     project, env = tiny
-    run(SNAKEMAKE, project, env)  # the DAG, exports included (a no-op after tests/test_dag.py)
+    # the DAG, exports included; after tests/test_dag.py (which leaves DVC's last parameter runs) nothing to do
+    run([*SNAKEMAKE, "--rerun-triggers", "mtime", "input"], project, env)
     return project, env
 
 
