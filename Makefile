@@ -4,13 +4,14 @@
 # make run:   the pipeline, quick profile, on the data source in params.yaml or $ALLREPRO_DATA_SOURCE
 # make smoke: every paper network of every experiment end to end, work cut (profile smoke), offline, on a CPU
 # make test:  the test suite, on two workers (the tiny-DAG chain on one, the rest beside it)
+# make test-cluster: the workflow on a real Slurm (bash cluster/slurm.sh install && bash cluster/slurm.sh start)
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 CORES   ?= all
 LOCK    := requirements.lock
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup lock run smoke test test-xla dvc-repro dvc-yaml clean
+.PHONY: setup lock run smoke test test-xla test-cluster dvc-repro dvc-yaml clean
 setup: $(VENV)/.installed
 
 # Exact versions with hashes from requirements.lock, then the project itself without resolving anything.
@@ -47,6 +48,10 @@ test-xla: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest -q --durations=15 -n 2 --dist loadgroup
+
+# -rP: the sacct table and `dvc exp show` the tests print stay in the log
+test-cluster: setup
+	$(VENV)/bin/python -m pytest -q -m cluster -rP --durations=0
 
 dvc-yaml: setup
 	$(VENV)/bin/allrepro dvc-yaml

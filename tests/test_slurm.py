@@ -1,7 +1,8 @@
 """The workflow on a real Slurm (cluster/slurm.sh: one node, accounting, one advertised GPU): Snakemake
 through profiles/slurm with every job an sbatch, a job killed by Slurm, `dvc repro` as a batch job, a DVC
 experiment queue; and, without Slurm, one GPU per concurrently running training job on a workstation.
-Skipped with the reason "no Slurm here" where no Slurm answers; CI starts one, so there they always run."""
+The Slurm tests are marked `cluster` (`make test-cluster`: minutes of scheduling on two cores, so not in
+`make test`); skipped with the reason "no Slurm here" where no Slurm answers; CI starts one and runs them."""
 from __future__ import annotations
 
 import json
@@ -57,6 +58,7 @@ def sacct(since: str) -> list[dict]:
     return [dict(zip(keys, line.split("|"))) for line in out.splitlines() if line]
 
 
+@pytest.mark.cluster
 def test_every_snakemake_job_is_one_slurm_job_with_its_resources(cluster_project):
     project, env = cluster_project
     since = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -81,6 +83,7 @@ def set_epochs(project: Path, epochs: int) -> None:
     (project / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
 
 
+@pytest.mark.cluster
 def test_a_job_killed_by_slurm_leaves_no_output_and_reruns(cluster_project):
     """Training that cannot finish within its 1-minute Slurm time limit: Slurm kills it (TIMEOUT), Snakemake
     fails and leaves none of its outputs; with the work made feasible again, the next run makes them.
@@ -102,6 +105,7 @@ def test_a_job_killed_by_slurm_leaves_no_output_and_reruns(cluster_project):
     assert all(m.is_file() for m in models) and "rule train" in out.stdout + out.stderr
 
 
+@pytest.mark.cluster
 def test_dvc_repro_as_a_batch_job(cluster_project):
     project, env = cluster_project
     since = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -112,6 +116,7 @@ def test_dvc_repro_as_a_batch_job(cluster_project):
     assert [j["state"] for j in sacct(since) if j["name"] == "dvc-repro"] == ["COMPLETED"]
 
 
+@pytest.mark.cluster
 def test_dvc_experiment_queue_on_slurm(cluster_project):
     """A seed sweep queued with `dvc exp run --queue`, run inside one batch job by `dvc queue start -j 2`
     (workers in the job; `dvc queue wait`... until the queue is empty), then listed by `dvc exp show`."""
