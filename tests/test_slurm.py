@@ -133,7 +133,7 @@ def test_dvc_experiment_queue_on_slurm(cluster_project):
     table = json.loads(run(["dvc", "exp", "show", "--json"], project, env).stdout)
     names = json.dumps(table)
     assert '"seed1"' in names and '"seed2"' in names
-    print(run(["dvc", "exp", "show", "--no-pager"], project, env).stdout)
+    print(run(["dvc", "exp", "show", "--no-pager", "--md", "--only-changed"], project, env).stdout)
 
 
 def test_two_training_jobs_at_once_get_different_gpus(tmp_path):
