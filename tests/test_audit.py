@@ -12,7 +12,7 @@ from sklearn.metrics import f1_score, matthews_corrcoef
 
 from allrepro.audit.duplicates import find_duplicates, leakage, summarise
 from allrepro.audit.segmentation import agreement_table, overlap, per_class, reference_path
-from allrepro.audit.shortcuts import run_baselines
+from allrepro.audit.shortcuts import MASK_BASELINE, foreground_by_class, mask_baseline, run_baselines
 from allrepro.audit.uncertainty import bootstrap, confusions, mcnemar, metrics_from_confusions, paper_check
 from allrepro.split import assign_parts, split_groups
 from conftest import CLASSES, ROOT, cell_image, project_env, run, write_dataset
@@ -130,6 +130,27 @@ def test_colour_baseline_finds_a_colour_shortcut(tmp_path):
     for name, preds in out.items():
         assert (preds["pred"] == preds["true"]).mean() == 1.0, name
         assert list(preds.columns) == ["path", "true", "pred", "p_Benign", "p_Early"]
+
+
+def test_mask_baseline_reads_the_class_from_the_foreground_fraction():
+    """Pro's masks nearly empty, the other classes' overlapping: the mask's size alone finds Pro and no more
+    than chance among the rest; a test image without a fraction is named."""
+    rng = np.random.default_rng(0)
+    rows, foreground = [], {}
+    for cls in CLASSES:
+        for i in range(40):
+            image_id = f"raw/{cls}/{i}.jpg"
+            foreground[image_id] = rng.uniform(0.0, 0.05) if cls == "Pro" else rng.uniform(0.1, 0.3)
+            rows.append({"id": image_id, "path": f"seg/{cls}/{i}.png", "class": cls})
+    table = pd.DataFrame(rows)
+    train, test = table.iloc[::2], table.iloc[1::2]
+    preds = mask_baseline(train, test, CLASSES, foreground, seed=0)[MASK_BASELINE]
+    right = preds["pred"] == preds["true"]
+    assert right[preds["true"] == "Pro"].all()
+    assert right[preds["true"] != "Pro"].mean() < 0.6  # three classes with the same fractions: near a third
+    assert foreground_by_class(train, foreground)["Pro"] < 0.05 < foreground_by_class(train, foreground)["Pre"]
+    with pytest.raises(KeyError, match="raw/Pro/1.jpg"):
+        mask_baseline(train, test, CLASSES, {k: v for k, v in foreground.items() if k != "raw/Pro/1.jpg"}, seed=0)
 
 
 def test_segmentation_agreement_on_generated_references(tmp_path, monkeypatch):

@@ -177,6 +177,11 @@ def paper_of(cfg: dict, exp: str) -> str:
     return cfg["experiments"][exp].get("paper") or exp
 
 
+def segmented(cfg: dict, exp: str) -> bool:
+    """The experiment's networks see the HSV-segmented images (the rest see the originals)."""
+    return cfg["experiments"][exp]["images"] == "segmented"
+
+
 def experiment(cfg: dict, name: str | None = None) -> dict:
     return cfg["experiments"][name or cfg["experiment"]]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from allrepro import codedeps, layout
-from allrepro.params import dataset_of, ensemble_members, model_spec, models_for, trained_in
+from allrepro.params import dataset_of, ensemble_members, model_spec, models_for, segmented, trained_in
 
 @dataclass(frozen=True)
 class Stage:
@@ -44,13 +44,9 @@ CLI_ARGS = {"ds": "--dataset", "exp": "--experiment", "model": "--model", "size"
 PATTERNS = {w: "{" + w + "}" for w in CLI_ARGS}  # Snakemake wildcards
 
 
-def _segmented(cfg: dict, exp: str) -> bool:
-    return cfg["experiments"][exp]["images"] == "segmented"
-
-
 def _images(cfg: dict, exp: str) -> str:
     ds = dataset_of(cfg, exp)
-    return layout.seg_dir(ds) if _segmented(cfg, exp) else layout.raw_dir(ds)
+    return layout.seg_dir(ds) if segmented(cfg, exp) else layout.raw_dir(ds)
 
 
 def _raw(cfg: dict, ds: str) -> dict:
@@ -60,7 +56,7 @@ def _raw(cfg: dict, ds: str) -> dict:
 def _split_inputs(cfg: dict, exp: str) -> dict:
     ds = dataset_of(cfg, exp)
     deps = {"raw": layout.raw_manifest(ds)}
-    if _segmented(cfg, exp):
+    if segmented(cfg, exp):
         deps["segmented"] = layout.seg_manifest(ds)
     if cfg["experiments"][exp]["split"].get("group_near_duplicates"):
         deps["duplicates"] = layout.audit_file(ds, "duplicates.csv")
@@ -83,6 +79,8 @@ def _audit_inputs(cfg: dict, exp: str) -> dict:
     deps = {**{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS}, "images": _images(cfg, exp),
             "duplicates": layout.audit_file(dataset_of(cfg, exp), "duplicates.csv"),
             **{f"{m}_test": layout.eval_file(exp, m, "predictions_test.csv") for m in models_for(cfg, exp)}}
+    if segmented(cfg, exp):  # the mask-fraction baseline reads each image's foreground
+        deps["segmented"] = layout.seg_manifest(dataset_of(cfg, exp))
     if ensemble_members(cfg, exp):
         deps.update(ensemble=layout.ensemble_file(exp, "predictions.csv"),
                     ensemble_metrics=layout.ensemble_file(exp, "metrics.json"))
@@ -101,7 +99,7 @@ def _report_inputs(cfg: dict, exp: str) -> dict:
                 **{f"audit_{f.replace('.', '_')}": layout.exp_audit_file(exp, f) for f in layout.AUDIT_FILES})
     if has_reference(cfg, ds):
         deps.update(agreement=layout.audit_file(ds, "segmentation.csv"))
-    if _segmented(cfg, exp):
+    if segmented(cfg, exp):
         deps.update(seg=layout.seg_manifest(ds))
     for m in models_for(cfg, exp):
         owner = trained_in(cfg, exp, m)

@@ -42,8 +42,8 @@ def split_table(cfg: dict, exp: str) -> pd.DataFrame:
 
 
 def metrics_table(exp: str, models: list[str]) -> pd.DataFrame:
-    """The models' test metrics, then the colour-only baselines of the audit as rows beside them, each with
-    its bootstrap interval for accuracy."""
+    """The models' test metrics, then the audit's shortcut baselines (colour; mask fraction) as rows beside
+    them, each with its bootstrap interval for accuracy."""
     rows = {}
     for m in models:
         met = json.loads(Path(layout.eval_file(exp, m, "metrics.json")).read_text())

@@ -1,9 +1,10 @@
 """`allrepro audit --experiment X`: the audit facts of one experiment, and a plain verdict per headline number.
 
 Reads the experiment's split, the dataset's duplicate clusters and every test prediction (models,
-ensemble); trains the colour-only baselines; writes reports/<exp>/audit/:
+ensemble); trains the colour-only baselines (and, on segmented images, the mask-fraction baseline); writes
+reports/<exp>/audit/:
   leakage.json          val/test images with an exact or near twin in training
-  baselines.csv         test predictions of the colour-only baselines (path, true, pred, p_*; column model)
+  baselines.csv         test predictions of the shortcut baselines (path, true, pred, p_*; column model)
   intervals.csv         bootstrap interval of every metric for every model, the ensemble and the baselines
   mcnemar.csv           exact McNemar test for every pair of them
   paper_check.csv       every number the paper reports beside our interval, inside or not
@@ -18,12 +19,12 @@ import pandas as pd
 
 from allrepro import layout
 from allrepro.audit.duplicates import leakage
-from allrepro.audit.shortcuts import run_baselines
+from allrepro.audit.shortcuts import MASK_BASELINE, foreground_by_class, mask_baseline, run_baselines
 from allrepro.audit.uncertainty import bootstrap, mcnemar, paper_check
 from allrepro.fileio import write_csv, write_json
 from allrepro.models.summary import paper_values
 from allrepro.params import classes as class_names
-from allrepro.params import dataset_of, ensemble_members, models_for, paper_of
+from allrepro.params import dataset_of, ensemble_members, models_for, paper_of, segmented
 
 ENSEMBLE = "ensemble"
 
@@ -92,6 +93,15 @@ def verdicts(cfg: dict, exp: str, summary: dict, intervals: pd.DataFrame, checks
         out.append(f"The colour-only baseline ({best_base['name']}) reaches {100 * best_base['accuracy']:.1f}%, "
                    f"{100 * gap:.1f} points below the best model ({best_cnn['name']}, "
                    f"{100 * best_cnn['accuracy']:.1f}%): colour alone does not explain the models' accuracy.")
+    mask = summary.get("mask_baseline")
+    if mask:
+        share = ", ".join(f"{c} {100 * f:.1f}%" for c, f in mask["foreground_by_class"].items())
+        chance = max(summary["test_class_shares"].values())
+        out.append(f"A classifier that sees only the HSV mask's foreground fraction — one number per image — reaches "
+                   f"{100 * mask['accuracy']:.1f}% [{100 * mask['low']:.1f}, {100 * mask['high']:.1f}] (the largest "
+                   f"class alone: {100 * chance:.1f}%). A network trained on the segmented images can read that much "
+                   f"of the class from how much of the image the mask keeps, not from a cell (mean foreground in "
+                   f"training: {share}).")
     return out
 
 
@@ -104,6 +114,10 @@ def audit(cfg: dict, exp: str) -> dict:
     base_cfg = cfg["audit"]["baselines"]
     base = run_baselines(split["train"], split["test"], classes, base_cfg.get("histogram_bins", 8),
                          base_cfg.get("neighbors", 1), cfg["audit"]["bootstrap"]["seed"])
+    if segmented(cfg, exp):  # the network sees the mask: how much does its size alone tell?
+        seg = pd.read_csv(layout.seg_manifest(dataset), keep_default_na=False)
+        foreground = dict(zip(seg["source"], seg["foreground"]))
+        base.update(mask_baseline(split["train"], split["test"], classes, foreground, cfg["audit"]["bootstrap"]["seed"]))
     write_csv(pd.concat([f.assign(model=m) for m, f in base.items()], ignore_index=True),
               layout.exp_audit_file(exp, "baselines.csv"))
 
@@ -126,12 +140,19 @@ def audit(cfg: dict, exp: str) -> dict:
 
     acc = intervals[intervals["metric"] == "accuracy"].set_index("model")["value"]
     best_model = max(preds, key=lambda m: acc[m])
-    best_base = max(base, key=lambda m: acc[m])
+    best_base = max((m for m in base if m != MASK_BASELINE), key=lambda m: acc[m])
     summary = {"experiment": exp, "dataset": dataset, "test_images": int(len(split["test"])),
                "level": boot["level"], "leakage": leaks,
                "best_model": {"name": best_model, "accuracy": float(acc[best_model])},
                "best_baseline": {"name": best_base, "accuracy": float(acc[best_base])},
+               "test_class_shares": {c: round(float(v), 4) for c, v in
+                                     split["test"]["class"].value_counts(normalize=True).sort_index().items()},
                "paper_numbers": int(len(checks)), "paper_numbers_inside": int(checks["inside"].sum()) if len(checks) else 0}
+    if MASK_BASELINE in base:
+        row = intervals[(intervals["model"] == MASK_BASELINE) & (intervals["metric"] == "accuracy")].iloc[0]
+        summary["mask_baseline"] = {"name": MASK_BASELINE, "accuracy": float(row["value"]), "low": float(row["low"]),
+                                    "high": float(row["high"]),
+                                    "foreground_by_class": foreground_by_class(split["train"], foreground)}
     summary["verdicts"] = verdicts(cfg, exp, summary, intervals, checks)
     write_json(leaks, layout.exp_audit_file(exp, "leakage.json"))
     write_json(summary, layout.exp_audit_file(exp, "audit.json"))

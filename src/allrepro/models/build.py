@@ -14,10 +14,13 @@ from allrepro.models.registry import BACKBONES
 CUSTOM = {"small_cnn": small_cnn.build, "alexnet": alexnet.build}  # backbones built in this package
 
 
-def build_backbone(name: str, input_shape: tuple[int, int, int], weights):
-    """The feature extractor. `weights`: 'imagenet', None, or a path to a weights file."""
+def build_backbone(name: str, input_shape: tuple[int, int, int], weights, filters=None):
+    """The feature extractor. `weights`: 'imagenet', None, or a path to a weights file; `filters`: the
+    block widths of a backbone built here (Keras' applications have their own)."""
+    if filters and name != "small_cnn":
+        raise ValueError(f"backbone {name}: 'filters' sets the block widths of small_cnn only")
     if name in CUSTOM:
-        return CUSTOM[name](input_shape=input_shape, weights=weights)
+        return CUSTOM[name](input_shape=input_shape, weights=weights, **({"filters": filters} if filters else {}))
     module, _, attr = BACKBONES[name].constructor.partition(":")
     constructor = getattr(importlib.import_module(module), attr)
     local = weights not in (None, "imagenet")
@@ -48,7 +51,7 @@ def build_model(spec: dict, n_classes: int) -> tuple[keras.Model, keras.Model]:
     for layer in augmentation(spec.get("augment")):
         x = layer(x)
     x = Preprocess(BACKBONES[spec["backbone"]].preprocess, name="preprocess")(x)
-    backbone = build_backbone(spec["backbone"], (size, size, 3), spec.get("weights"))
+    backbone = build_backbone(spec["backbone"], (size, size, 3), spec.get("weights"), spec.get("filters"))
     x = backbone(x)
     outputs = head(x, spec.get("head", {}), n_classes)
     return keras.Model(inputs, outputs, name=spec["backbone"]), backbone
