@@ -26,15 +26,31 @@ BEFORE = {"backbone": "small_cnn", "input_size": 64, "batch_size": 32,
           "augment": {"flip": "horizontal_and_vertical", "rotation": 0.05},
           "phases": [{"epochs": 20, "optimizer": "adam", "learning_rate": 0.002, "lr_schedule": "cosine",
                       "trainable": "all"}]}
+HALF = [16, 32, 64, 128]
+FEED = "ALLREPRO_BENCH_FEED"  # "pydataset": the feed train used until 2026-11-23, on any backend
+
+
+def epochs(n: int) -> list[dict]:
+    return [{**BEFORE["phases"][0], "epochs": n}]
+
+
 # name: (change to the model, change to params' train block, environment)
 VARIANTS = {
-    "before": ({}, {}, {}),
+    "before": ({}, {}, {FEED: "pydataset"}),  # the training rows as Keras' PyDataset, as train fed them before
+    "tf_data": ({}, {}, {}),  # the same model and params, fed by tf.data (train's feed now)
     "no_op_determinism": ({}, {"deterministic": False}, {}),
     "xla": ({}, {"jit_compile": True}, {}),
     "jax": ({}, {}, {"KERAS_BACKEND": "jax"}),
     "flip_only": ({"augment": {"flip": "horizontal_and_vertical"}}, {}, {}),
     "batch_64": ({"batch_size": 64}, {}, {}),
-    "half_width": ({"filters": [16, 32, 64, 128]}, {}, {}),
+    "half_width": ({"filters": HALF}, {}, {}),
+    "10_epochs": ({"phases": epochs(10)}, {}, {}),
+    "half_width_10_epochs": ({"filters": HALF, "phases": epochs(10)}, {}, {}),
+    "48px_10_epochs": ({"input_size": 48, "phases": epochs(10)}, {}, {}),
+    "48px_half_width_10_epochs": ({"input_size": 48, "filters": HALF, "phases": epochs(10)}, {}, {}),
+    "32px_12_epochs": ({"input_size": 32, "phases": epochs(12)}, {}, {}),
+    "48px_half_width": ({"input_size": 48, "filters": HALF}, {}, {}),
+    "48px_half_width_14_epochs": ({"input_size": 48, "filters": HALF, "phases": epochs(14)}, {}, {}),
     "after": (None, {}, {}),  # params.yaml's quick_cnn as it is now
 }
 
@@ -62,7 +78,10 @@ def one(name: str, exp: str, epochs: int | None) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         os.chdir(scratch)
         os.symlink(ROOT / "data", "data")
+        from allrepro import resume, train as train_module
         from allrepro.train import load_part, train
+        if os.environ.get(FEED) == "pydataset":
+            train_module.epoch_batches = resume.EpochBatches
         info = train(cfg, exp, "quick_cnn")
         import keras
         model = keras.saving.load_model(f"models/{exp}/quick_cnn/model.keras", compile=False)

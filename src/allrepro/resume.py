@@ -36,6 +36,44 @@ class EpochBatches(keras.utils.PyDataset):
         rows = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
         return self.x[rows], self.y[rows]
 
+    def feed(self):
+        """What model.fit takes."""
+        return self
+
+
+class TensorFlowEpochBatches(EpochBatches):
+    """The same batches, in the same order, as a tf.data pipeline. Keras hands a PyDataset to TensorFlow
+    through a Python generator, which made a small model's training step 4x slower on a 2-core CPU
+    (benchmarks/quick_model.py). The epoch's order lives in a variable that set_epoch assigns: Keras builds a
+    new iterator each epoch after on_epoch_begin, so every epoch reads its own order."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+        import tensorflow as tf
+
+        super().__init__(x, y, batch_size, seed)
+        self.order_var = tf.Variable(self.order, trainable=False)
+        images, labels, rows = tf.constant(x), tf.constant(y), len(y)
+
+        def batch(index):
+            picked = tf.sort(self.order_var[index * batch_size:tf.minimum((index + 1) * batch_size, rows)])
+            return tf.gather(images, picked), tf.gather(labels, picked)
+
+        self.dataset = tf.data.Dataset.range(len(self)).map(batch).prefetch(1)
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        self.order_var.assign(self.order)
+
+    def feed(self):
+        return self.dataset
+
+
+def epoch_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> EpochBatches:
+    """The training batches for this backend (tf.data under TensorFlow, a PyDataset under JAX/PyTorch, whose
+    trainers iterate it in Python anyway and have no TensorFlow to lean on)."""
+    cls = TensorFlowEpochBatches if keras.backend.backend() == "tensorflow" else EpochBatches
+    return cls(x, y, batch_size, seed)
+
 
 class EpochSeeds(keras.callbacks.Callback):
     """At the start of each epoch: the batch order and every random layer's seed state from (seed, epoch).

@@ -25,7 +25,7 @@ from allrepro import layout, runtime
 from allrepro.fileio import atomic_path, write_csv, write_json
 from allrepro.params import classes as class_names
 from allrepro.params import experiment, model_spec
-from allrepro.resume import CallbackState, EpochBatches, EpochSeeds
+from allrepro.resume import CallbackState, EpochSeeds, epoch_batches
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamax": keras.optimizers.Adamax,
               "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
@@ -197,7 +197,7 @@ def train(cfg: dict, exp: str, model_name: str) -> dict:
     (work / "fingerprint.json").write_text(fingerprint)
     log, started, epoch, trainable = work / "epochs.csv", time.time(), 0, []
     kill_at = int(os.environ.get(KILL_ENV, 0))
-    batches = EpochBatches(x_train, y_train, spec["batch_size"], cfg["train"]["seed"])
+    batches = epoch_batches(x_train, y_train, spec["batch_size"], cfg["train"]["seed"])
     with runtime.distribution(setup):
         model, backbone = build_model(spec, len(classes))
         for number, phase in enumerate(spec["phases"], start=1):
@@ -216,7 +216,7 @@ def train(cfg: dict, exp: str, model_name: str) -> dict:
             tracked = callbacks(phase, val is not None)
             # EarlyStopping/ReduceLROnPlateau update before their state is saved, and that before the
             # checkpoint, so a checkpoint never runs ahead of the state it is resumed with
-            fit_phase(model, setup, x=batches, epochs=epoch + phase["epochs"], initial_epoch=epoch,
+            fit_phase(model, setup, x=batches.feed(), epochs=epoch + phase["epochs"], initial_epoch=epoch,
                       validation_data=val, class_weight=class_weight, verbose=2,
                       shuffle=False,  # EpochBatches orders the rows; Keras' own shuffle draws from Python's RNG
                       callbacks=[EpochSeeds(batches), Throughput(len(y_train)), EpochLog(log, number), *tracked,
