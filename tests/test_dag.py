@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -46,7 +47,7 @@ def test_snakemake_runs_the_whole_dag(tiny):
     out = run(SNAKEMAKE, project, env)
     jobs = snakemake_jobs(out.stdout + out.stderr)
     assert sorted(set(jobs)) == ["acquire", "agreement", "all", "audit", "cache", "duplicates", "ensemble", "evaluate",
-                                 "export", "report", "segment", "split", "train"]
+                                 "export", "report", "segment", "split", "spread", "train"]
     # one training job per (model, training inputs): patel_best evaluates patel's models
     assert jobs.count("train") == 3 and jobs.count("evaluate") == 5, jobs
     runtime = json.loads((project / "models/idrees/quick_cnn/labels.json").read_text())["runtime"]
@@ -116,7 +117,7 @@ def test_snakemake_ensemble_param_reruns_ensemble_and_report_never_training(tiny
     project, env = tiny
     set_param(project, "experiments.patel.ensemble.thresholds", [0.6, 0.9])
     out = run(SNAKEMAKE, project, env)
-    assert sorted(snakemake_jobs(out.stdout + out.stderr)) == ["all", "audit", "ensemble", "export", "report"]
+    assert sorted(snakemake_jobs(out.stdout + out.stderr)) == ["all", "audit", "ensemble", "export", "report", "spread"]
 
 
 def test_dag_matches_dvc_yaml(tiny):
@@ -418,3 +419,56 @@ def test_editing_an_imported_module_reruns_exactly_the_stages_that_import_it(tin
     assert {"train", "evaluate"} <= {st for st in pipeline.STAGES if "src/allrepro/models/small_cnn.py" in pipeline.code(st)}
     assert [st for st in pipeline.STAGES if "src/allrepro/cache.py" in pipeline.code(st)] == ["cache"]
     run(["snakemake", "--touch", *SNAKEMAKE[1:]], project, env)  # the restored files' new mtimes
+
+
+def test_repeats_run_once_per_seed_under_both_tools(tiny):
+    """patel (two members, the ensemble) with one training repeat (`repeats: [7]`): Snakemake runs every
+    repeated stage once more under seeds/7/ and never retrains the primary run; the spread table holds both seeds,
+    the report shows it; dvc.yaml has the same jobs; adding a seed schedules only that seed's jobs."""
+    project, env = tiny
+    repeat = ["snakemake", "--cores", "2", "--resources", "gpu=1", "--config", "experiment=patel", "repeats=[7]"]
+    out = run(repeat, project, env)
+    jobs = snakemake_jobs(out.stdout + out.stderr)
+    assert sorted(set(jobs) - {"all"}) == ["audit_seed", "ensemble_seed", "evaluate_seed", "report", "spread",
+                                           "train_seed"], jobs
+    assert (jobs.count("train_seed"), jobs.count("evaluate_seed")) == (2, 2)
+    for model in ("quick_cnn", "quick_cnn_b"):
+        primary = json.loads((project / f"models/patel/{model}/labels.json").read_text())
+        again = json.loads((project / f"models/patel/{model}/seeds/7/labels.json").read_text())
+        assert (primary["seed"], again["seed"]) == (42, 7)
+        assert (project / f"reports/patel/{model}/seeds/7/predictions_test.csv").is_file()
+    assert json.loads((project / "reports/patel/audit/seeds/7/audit.json").read_text())["seed"] == 7
+
+    spread = pd.read_csv(project / "reports/patel/spread.csv")
+    assert set(spread["model"]) == {"quick_cnn", "quick_cnn_b", "ensemble"} and (spread["seeds"] == 2).all()
+    for r in spread[spread["metric"] == "accuracy"].itertuples():  # the table holds what each seed's audit says
+        for seed, at in ((42, "audit"), (7, "audit/seeds/7")):
+            iv = pd.read_csv(project / f"reports/patel/{at}/intervals.csv")
+            value = iv[(iv["model"] == r.model) & (iv["metric"] == "accuracy")]["value"].iloc[0]
+            assert f"{seed}:{value:.4f}" in r.values
+    summary = json.loads((project / "reports/patel/spread.json").read_text())
+    assert summary["seeds"] == [42, 7] and [c["seed"] for c in summary["ensemble_choices"]] == [42, 7]
+    assert summary["paper"] and all(p["seeds"] == 2 for p in summary["paper"])
+    html = (project / "reports/patel/report.html").read_text()
+    assert "Over training seeds" in html and ("inside the range" in html or "outside the range" in html)
+
+    # dvc.yaml made with the same repeats: the same command and outputs, the spread as a DVC metric
+    dvc_yaml = project / "dvc.repeats.yaml"
+    run(["allrepro", "dvc-yaml", "--set", "repeats=[7]", "--out", str(dvc_yaml)], project, env)
+    stages = yaml.safe_load(dvc_yaml.read_text())["stages"]
+    assert stages["train_patel_quick_cnn_seed7"]["cmd"] == (
+        "allrepro train --params params.yaml --experiment patel --model quick_cnn --seed 7")
+    assert "models/patel/quick_cnn/seeds/7/model.keras" in stages["train_patel_quick_cnn_seed7"]["outs"]
+    assert {"reports/patel/spread.json": {"cache": False}} in stages["spread_patel"]["metrics"]
+    dvc_yaml.unlink()
+
+    # one more seed: only its own jobs (and the spread, report after it); seed 7 is not trained again
+    more = run([*repeat[:-1], "repeats=[7,8]", "-n"], project, env).stdout
+    assert snakemake_jobs(more).count("train_seed") == 2, more[-3000:]
+    assert set(re.findall(r"models/patel/[\w/]+/model\.keras", more)) == {
+        "models/patel/quick_cnn/seeds/8/model.keras", "models/patel/quick_cnn_b/seeds/8/model.keras"}
+
+    # a seed that is not in `repeats` is refused before any work, naming the key
+    bad = run(["allrepro", "train", "--experiment", "patel", "--model", "quick_cnn", "--seed", "8"], project, env,
+              check=False)
+    assert bad.returncode != 0 and "'repeats'" in bad.stderr

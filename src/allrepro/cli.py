@@ -48,6 +48,9 @@ def parser() -> argparse.ArgumentParser:
         _common(sub)
         for w in STAGES[name].wildcards if name in STAGES else ():
             sub.add_argument(CLI_ARGS[w], dest=w, required=True, metavar=CLI_ARGS[w][2:].upper(), **ARG_TYPES.get(w, {}))
+        if name in STAGES and STAGES[name].repeated:
+            sub.add_argument(CLI_ARGS["seed"], dest="seed", type=int, default=None, metavar="SEED",
+                             help="a training seed of `repeats:` (default: train.seed, the primary run)")
         if name == "fit-hsv":
             sub.add_argument("--experiment", dest="exp", required=True)
             sub.add_argument("--out", default="params.fitted-hsv.yaml", help="params file to write (a segment: block)")
@@ -81,6 +84,10 @@ def _check_names(cfg: dict, args: argparse.Namespace) -> None:
         value = getattr(args, attr, None)
         if value is not None and value not in cfg[key]:
             raise P.ParamsError(f"{flag} {value!r}: not in params key '{key}'")
+    seed = getattr(args, "seed", None)
+    if seed is not None and seed not in P.repeats(cfg):
+        raise P.ParamsError(f"--seed {seed}: not in params key 'repeats' {P.repeats(cfg)} (the primary run, "
+                            f"train.seed, takes no --seed)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
             from allrepro.gpuslots import claim
             claim()
         module, _, function = stage.run.partition(":")
-        getattr(importlib.import_module(module), function)(cfg, *(getattr(args, w) for w in stage.wildcards))
+        repeat = {"seed": args.seed} if stage.repeated and args.seed is not None else {}
+        getattr(importlib.import_module(module), function)(cfg, *(getattr(args, w) for w in stage.wildcards), **repeat)
     elif cmd == "validate":
         print(f"{args.params}: valid (profile {cfg['profile']}, experiment {cfg['experiment']})")
     elif cmd == "fit-hsv":

@@ -15,23 +15,29 @@ HEADER = """\
 
 # Small outputs DVC leaves out of its cache for git to keep: what `dvc exp show`, `dvc metrics diff` and
 # `dvc plots diff` compare between commits and experiments (.gitignore lets exactly these through).
-GIT_TRACKED = ("metrics.json", "history.csv", "predictions_test.csv", "predictions.csv", "confusion.png", "roc.png")
+# A repeat's outputs (training seeds of `repeats:`) are all cached: the experiment's spread.json and spread.csv
+# carry them to `dvc exp show` and `dvc metrics diff`.
+GIT_TRACKED = ("metrics.json", "history.csv", "predictions_test.csv", "predictions.csv", "confusion.png", "roc.png",
+               "spread.csv", "spread.json")
+METRICS = ("metrics.json", "spread.json")
 
 
 def render(cfg: dict, experiments: list[str] | None = None) -> str:
     stages, plots = {}, []
     for job in pipeline.jobs(cfg, experiments):
         entry = {"cmd": job["cmd"], "deps": job["deps"], "params": job["params"]}
-        outs, metrics = [], []
+        outs, metrics, repeat = [], [], "seed" in job["wildcards"]
         for path in job["outs"]:
             name = path.rsplit("/", 1)[-1]
-            if name == "metrics.json":
+            if repeat:
+                outs.append(path)
+            elif name in METRICS:
                 metrics.append({path: {"cache": False}})
             elif name in GIT_TRACKED:
                 outs.append({path: {"cache": False}})
             else:
                 outs.append(path)
-            plots += job_plots(cfg, job, path, name)
+            plots += [] if repeat else job_plots(cfg, job, path, name)
         entry["outs"] = outs
         if metrics:
             entry["metrics"] = metrics

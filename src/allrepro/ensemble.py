@@ -110,19 +110,19 @@ def link_folders(table: pd.DataFrame, dest: Path) -> None:
             (folder / Path(r.path).name).symlink_to(target)
 
 
-def stage(cfg: dict, exp: str) -> dict:
-    """`allrepro ensemble --experiment E`: the experiment's members under the active profile."""
+def stage(cfg: dict, exp: str, seed: int | None = None) -> dict:
+    """`allrepro ensemble --experiment E [--seed S]`: the experiment's members under the active profile."""
     members = ensemble_members(cfg, exp)
     if not members:
         raise ParamsError(f"experiments.{exp}: no 'ensemble' block")
-    return ensemble(cfg, exp, members)
+    return ensemble(cfg, exp, members, seed)
 
 
-def ensemble(cfg: dict, exp: str, members_names: list[str]) -> dict:
+def ensemble(cfg: dict, exp: str, members_names: list[str], seed: int | None = None) -> dict:
     spec, classes = cfg["experiments"][exp]["ensemble"], class_names(cfg, exp)
     parts = {}
     for part in ("val", "test"):
-        frames = {m: read_predictions(layout.eval_file(exp, m, f"predictions_{part}.csv"), classes)
+        frames = {m: read_predictions(layout.eval_file(exp, m, f"predictions_{part}.csv", seed), classes)
                   for m in members_names}
         parts[part] = (next(iter(frames.values()))[0]["path"], next(iter(frames.values()))[1],
                        {m: f[2] for m, f in frames.items()})
@@ -145,16 +145,16 @@ def ensemble(cfg: dict, exp: str, members_names: list[str]) -> dict:
     pred, combined = combine(list(members.values()), weights, gamma, spec.get("fallback", "abstain"), best)
     test_row = tables["test"][(tables["test"]["weights"] == honest["weights"]) & (tables["test"]["gamma"] == gamma)]
 
-    out_dir = Path(layout.ensemble_file(exp, ""))
+    out_dir = Path(layout.ensemble_file(exp, "", seed))
     grid_all = pd.concat([t.assign(part=p) for p, t in tables.items()], ignore_index=True)
-    write_csv(grid_all, layout.ensemble_file(exp, "grid.csv"))
+    write_csv(grid_all, layout.ensemble_file(exp, "grid.csv", seed))
     preds = pd.DataFrame({"path": paths, "true": [classes[i] for i in y],
                           "pred": [classes[i] if i >= 0 else "none" for i in pred]})
     for i, c in enumerate(classes):
         preds[f"p_{c}"] = np.round(combined[:, i], 6)
-    write_csv(preds, layout.ensemble_file(exp, "predictions.csv"))
+    write_csv(preds, layout.ensemble_file(exp, "predictions.csv", seed))
     corrected = corrected_images(paths, y, members, pred, classes)
-    write_csv(corrected, layout.ensemble_file(exp, "corrected.csv"))
+    write_csv(corrected, layout.ensemble_file(exp, "corrected.csv", seed))
     link_folders(corrected, out_dir / "corrected")
     covered = pred != ABSTAIN
     metrics = {"experiment": exp, "members": members_names, "weights": weights, "gamma": gamma,
@@ -173,9 +173,9 @@ def ensemble(cfg: dict, exp: str, members_names: list[str]) -> dict:
         cm = np.array(metrics["covered_metrics"]["confusion_matrix"])
     else:
         cm = np.zeros((len(classes), len(classes)), int)
-    plot_confusion(cm, classes, f"{exp} / ensemble (covered images)", layout.ensemble_file(exp, "confusion.png"))
-    plot_roc(y, combined, classes, f"{exp} / ensemble", layout.ensemble_file(exp, "roc.png"))
-    write_json(metrics, layout.ensemble_file(exp, "metrics.json"))
+    plot_confusion(cm, classes, f"{exp} / ensemble (covered images)", layout.ensemble_file(exp, "confusion.png", seed))
+    plot_roc(y, combined, classes, f"{exp} / ensemble", layout.ensemble_file(exp, "roc.png", seed))
+    write_json(metrics, layout.ensemble_file(exp, "metrics.json", seed))
     print(f"ensemble {exp}: weights {weights}, gamma {gamma} (chosen on {metrics['selected_on']}): "
           f"coverage {metrics['coverage']:.3f}, accuracy (all) {metrics['accuracy_all']:.4f}, "
           f"{len(corrected) // 2} corrected member errors")

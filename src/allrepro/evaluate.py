@@ -91,35 +91,36 @@ def timed_predict(model, x: np.ndarray, batch_size: int = 64) -> tuple[np.ndarra
     return np.concatenate([head, tail]).astype(np.float64), round(rate, 1)
 
 
-def evaluate(cfg: dict, exp: str, model_name: str) -> dict:
+def evaluate(cfg: dict, exp: str, model_name: str, seed: int | None = None) -> dict:
+    """Predict the validation and test parts with one trained model (a repeat's when `seed` is given)."""
     import keras
 
     from allrepro.models import layers  # noqa: F401  (registers the custom layer for loading)
     from allrepro.train import load_part
 
     owner = trained_in(cfg, exp, model_name)  # the experiment that trained it (maybe shared with others)
-    info = json.loads(Path(layout.model_file(owner, model_name, "labels.json")).read_text())
+    info = json.loads(Path(layout.model_file(owner, model_name, "labels.json", seed)).read_text())
     classes = info["classes"]
-    model = keras.saving.load_model(layout.model_file(owner, model_name, "model.keras"))
+    model = keras.saving.load_model(layout.model_file(owner, model_name, "model.keras", seed))
     probas, rate = {}, None
     for part in ("val", "test"):  # validation predictions feed the ensemble's choice of weights
         x, y = load_part(exp, part, info["input_size"])
         probas[part], rate = timed_predict(model, x) if len(x) else (np.zeros((0, len(classes))), None)
         manifest = pd.read_csv(layout.split_csv(exp, part))
         write_csv(predictions_frame(manifest, probas[part], classes),
-                  layout.eval_file(exp, model_name, f"predictions_{part}.csv"))
+                  layout.eval_file(exp, model_name, f"predictions_{part}.csv", seed))
     proba = probas["test"]
     metrics = classification_metrics(y, proba, classes, cfg["evaluate"].get("average", ["macro", "weighted"]))
-    metrics.update({"experiment": exp, "model": model_name, "split": "test"})
+    metrics.update({"experiment": exp, "model": model_name, "split": "test", "seed": info.get("seed")})
     # speed apart from the metrics: it varies run to run, the metrics must not
     write_json({"images_per_s": rate, "batch_size": 64, "device": runtime.device_name(), "backend": runtime.backend(),
-                "peak_memory_mib": runtime.peak_memory_mib()}, layout.eval_file(exp, model_name, "inference.json"))
+                "peak_memory_mib": runtime.peak_memory_mib()}, layout.eval_file(exp, model_name, "inference.json", seed))
 
     cm = np.array(metrics["confusion_matrix"])
-    write_csv(confusion_table(cm, classes), layout.eval_file(exp, model_name, "confusion.csv"))
-    plot_confusion(cm, classes, f"{exp} / {model_name}", layout.eval_file(exp, model_name, "confusion.png"))
-    plot_roc(y, proba, classes, f"{exp} / {model_name}", layout.eval_file(exp, model_name, "roc.png"))
-    write_json(metrics, layout.eval_file(exp, model_name, "metrics.json"))
+    write_csv(confusion_table(cm, classes), layout.eval_file(exp, model_name, "confusion.csv", seed))
+    plot_confusion(cm, classes, f"{exp} / {model_name}", layout.eval_file(exp, model_name, "confusion.png", seed))
+    plot_roc(y, proba, classes, f"{exp} / {model_name}", layout.eval_file(exp, model_name, "roc.png", seed))
+    write_json(metrics, layout.eval_file(exp, model_name, "metrics.json", seed))
     print(f"evaluate {exp}/{model_name}: accuracy {metrics['accuracy']:.4f}, MCC {metrics['mcc']:.4f} "
           f"on {metrics['n']} test images")
     return metrics

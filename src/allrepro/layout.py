@@ -36,8 +36,14 @@ def cache_npy(exp: str, size: int | str, part: str) -> str:
     return f"data/processed/{exp}/cache/{size}/{part}.npy"
 
 
-def model_dir(exp: str, model: str) -> str:
-    return f"models/{exp}/{model}"
+def _seeded(path: str, seed: int | str | None) -> str:
+    """A repeat's outputs (training seed `seed`, params key `repeats`) sit beside the primary run's, under
+    seeds/<seed>/; the primary run (train.seed) keeps the paths it has always had."""
+    return path if seed is None else f"{path}/seeds/{seed}"
+
+
+def model_dir(exp: str, model: str, seed: int | str | None = None) -> str:
+    return _seeded(f"models/{exp}/{model}", seed)
 
 
 MODEL_FILES = ("model.keras", "history.csv", "labels.json")
@@ -47,16 +53,24 @@ AUDIT_FILES = ("leakage.json", "baselines.csv", "intervals.csv", "mcnemar.csv", 
 ENSEMBLE_FILES = ("grid.csv", "predictions.csv", "corrected.csv", "metrics.json", "confusion.png", "roc.png")
 
 
-def model_file(exp: str, model: str, name: str) -> str:
-    return f"{model_dir(exp, model)}/{name}"
+def model_file(exp: str, model: str, name: str, seed: int | str | None = None) -> str:
+    return f"{model_dir(exp, model, seed)}/{name}"
 
 
-def eval_file(exp: str, model: str, name: str) -> str:
-    return f"reports/{exp}/{model}/{name}"
+def eval_file(exp: str, model: str, name: str, seed: int | str | None = None) -> str:
+    return f"{_seeded(f'reports/{exp}/{model}', seed)}/{name}"
 
 
-def ensemble_file(exp: str, name: str) -> str:
-    return f"reports/{exp}/ensemble/{name}"
+def ensemble_file(exp: str, name: str, seed: int | str | None = None) -> str:
+    return f"{_seeded(f'reports/{exp}/ensemble', seed)}/{name}"
+
+
+SPREAD_FILES = ("spread.csv", "spread.json")
+
+
+def spread_file(exp: str, name: str) -> str:
+    """Every model's metrics over the training seeds (the primary run and its repeats)."""
+    return f"reports/{exp}/{name}"
 
 
 def report_html(exp: str) -> str:
@@ -72,9 +86,9 @@ def audit_file(ds: str, name: str) -> str:
     return f"data/interim/{ds}/audit/{name}"  # under data/: split reads the duplicate clusters
 
 
-def exp_audit_file(exp: str, name: str) -> str:
+def exp_audit_file(exp: str, name: str, seed: int | str | None = None) -> str:
     """An experiment's audit (leakage, shortcut baselines, intervals, McNemar)."""
-    return f"reports/{exp}/audit/{name}"
+    return f"{_seeded(f'reports/{exp}/audit', seed)}/{name}"
 
 
 def bundle_dir(exp: str) -> str:

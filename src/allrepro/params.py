@@ -87,6 +87,16 @@ def apply_overrides(cfg: dict, overrides: list[str]) -> dict:
     return cfg
 
 
+def from_snakemake(config: dict) -> dict:
+    """Snakemake reads a list given on its command line (`--config 'repeats=[1,2]'`) with YAML's BaseLoader, so
+    every item is a string: the seeds are made numbers again before validation (the stage commands then get
+    numbers too)."""
+    seeds = config.get("repeats")
+    if isinstance(seeds, list):
+        config["repeats"] = [int(s) if isinstance(s, str) and s.strip().isdigit() else s for s in seeds]
+    return config
+
+
 def validate(cfg: dict, origin: str = "params.yaml") -> None:
     """Schema first (types, unknown keys), then the rules a schema cannot say."""
     errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(cfg), key=lambda e: list(e.path))
@@ -150,6 +160,8 @@ def _semantic_problems(cfg: dict):
             if any(abs(sum(w) - 1) > 1e-9 or len(w) != len(m) for w in exp["ensemble"]["weights"]
                    for m in exp["ensemble"]["members"].values()):
                 yield f"key 'experiments.{name}.ensemble.weights': each weight set needs one weight per member, summing to 1"
+    if cfg["train"]["seed"] in (cfg.get("repeats") or []):
+        yield f"key 'repeats': {cfg['train']['seed']} is train.seed already (the primary run); repeats are other seeds"
     for name, prof in cfg["profiles"].items():
         for model in prof.get("models") or []:
             if model not in cfg["models"]:
@@ -180,6 +192,16 @@ def paper_of(cfg: dict, exp: str) -> str:
 def segmented(cfg: dict, exp: str) -> bool:
     """The experiment's networks see the HSV-segmented images (the rest see the originals)."""
     return cfg["experiments"][exp]["images"] == "segmented"
+
+
+def repeats(cfg: dict) -> list[int]:
+    """The training seeds repeated beside train.seed (the primary run)."""
+    return list(cfg.get("repeats") or [])
+
+
+def seeds(cfg: dict) -> list[int]:
+    """Every training seed: the primary run's first."""
+    return [cfg["train"]["seed"], *repeats(cfg)]
 
 
 def experiment(cfg: dict, name: str | None = None) -> dict:

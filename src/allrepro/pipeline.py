@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from allrepro import codedeps, layout
-from allrepro.params import dataset_of, ensemble_members, model_spec, models_for, segmented, trained_in
+from allrepro.params import dataset_of, ensemble_members, model_spec, models_for, repeats, segmented, trained_in
 
 @dataclass(frozen=True)
 class Stage:
@@ -31,16 +31,22 @@ class Stage:
     threads: str = "1"                     # "all": every core (Snakemake lowers it to --cores); or a params key (threads())
     gpu: int = 0                           # Snakemake resource: jobs sharing the accelerator
     figures: dict = field(default_factory=dict)  # output key -> caption (workflow/report/): `snakemake --report`
+    repeated: bool = False                 # also run once per seed of `repeats:` (one more coordinate: seed)
 
     @property
     def module(self) -> str:
         return self.run.partition(":")[0]
 
+    def coordinates(self, seeded: bool = False) -> tuple[str, ...]:
+        """The job's wildcards; a repeat's (seeded) add its training seed."""
+        return (*self.wildcards, "seed") if seeded else self.wildcards
+
     def log(self, **wc) -> str:
-        return f"logs/{self.name}/" + "/".join(str(wc[w]) for w in self.wildcards) + ".log"
+        return f"logs/{self.name}/" + "/".join(str(wc[w]) for w in self.coordinates("seed" in wc)) + ".log"
 
 
-CLI_ARGS = {"ds": "--dataset", "exp": "--experiment", "model": "--model", "size": "--size", "part": "--part"}
+CLI_ARGS = {"ds": "--dataset", "exp": "--experiment", "model": "--model", "size": "--size", "part": "--part",
+            "seed": "--seed"}
 PATTERNS = {w: "{" + w + "}" for w in CLI_ARGS}  # Snakemake wildcards
 
 
@@ -68,22 +74,35 @@ def _parts(exp: str, size, parts: tuple[str, ...]) -> dict:
             for k, path in (("csv", layout.split_csv(exp, p)), ("npy", layout.cache_npy(exp, size, p)))}
 
 
-def _evaluate_inputs(cfg: dict, exp: str, model: str) -> dict:
+def _evaluate_inputs(cfg: dict, exp: str, model: str, seed=None) -> dict:
     owner = trained_in(cfg, exp, model)
-    return {"model": layout.model_file(owner, model, "model.keras"),
-            "labels": layout.model_file(owner, model, "labels.json"),
+    return {"model": layout.model_file(owner, model, "model.keras", seed),
+            "labels": layout.model_file(owner, model, "labels.json", seed),
             **_parts(exp, model_spec(cfg, model)["input_size"], ("val", "test"))}
 
 
-def _audit_inputs(cfg: dict, exp: str) -> dict:
+def _audit_inputs(cfg: dict, exp: str, seed=None) -> dict:
     deps = {**{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS}, "images": _images(cfg, exp),
             "duplicates": layout.audit_file(dataset_of(cfg, exp), "duplicates.csv"),
-            **{f"{m}_test": layout.eval_file(exp, m, "predictions_test.csv") for m in models_for(cfg, exp)}}
+            **{f"{m}_test": layout.eval_file(exp, m, "predictions_test.csv", seed) for m in models_for(cfg, exp)}}
     if segmented(cfg, exp):  # the mask-fraction baseline reads each image's foreground
         deps["segmented"] = layout.seg_manifest(dataset_of(cfg, exp))
     if ensemble_members(cfg, exp):
-        deps.update(ensemble=layout.ensemble_file(exp, "predictions.csv"),
-                    ensemble_metrics=layout.ensemble_file(exp, "metrics.json"))
+        deps.update(ensemble=layout.ensemble_file(exp, "predictions.csv", seed),
+                    ensemble_metrics=layout.ensemble_file(exp, "metrics.json", seed))
+    return deps
+
+
+def _spread_inputs(cfg: dict, exp: str) -> dict:
+    """Every seed's metrics, ensemble choice and audit (the primary run's seed is None: today's paths)."""
+    deps = {}
+    for seed in [None, *repeats(cfg)]:
+        tag = "primary" if seed is None else f"seed{seed}"
+        deps.update({f"{tag}_{m}": layout.eval_file(exp, m, "metrics.json", seed) for m in models_for(cfg, exp)})
+        if ensemble_members(cfg, exp):
+            deps[f"{tag}_ensemble"] = layout.ensemble_file(exp, "metrics.json", seed)
+        deps.update({f"{tag}_{f.split('.')[0]}": layout.exp_audit_file(exp, f, seed)
+                     for f in ("intervals.csv", "paper_check.csv")})
     return deps
 
 
@@ -93,6 +112,7 @@ def _report_inputs(cfg: dict, exp: str) -> dict:
     if ensemble_members(cfg, exp):
         deps.update({f"ensemble_{f.replace('.', '_')}": layout.ensemble_file(exp, f)
                      for f in ("metrics.json", "grid.csv", "confusion.png", "roc.png")})
+    deps.update({f"spread_{f.split('.')[0]}": layout.spread_file(exp, f) for f in layout.SPREAD_FILES})
     deps.update(raw=layout.raw_manifest(ds), bad_files=layout.raw_bad_files(ds),
                 duplicates=layout.audit_file(ds, "duplicates.json"),
                 **{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS},
@@ -158,30 +178,38 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           inputs=lambda cfg, exp, size, part: {"manifest": layout.split_csv(exp, part), "images": _images(cfg, exp)},
           params=lambda exp, size, part: ["cache"]),
     Stage("train", "train one model of one experiment", "allrepro.train:train", ("exp", "model"),
-          outputs=lambda exp, model: {f.split(".")[0]: layout.model_file(exp, model, f) for f in layout.MODEL_FILES},
-          inputs=lambda cfg, exp, model: _parts(exp, model_spec(cfg, model)["input_size"], ("train", "val")),
+          outputs=lambda exp, model, seed=None: {f.split(".")[0]: layout.model_file(exp, model, f, seed)
+                                                 for f in layout.MODEL_FILES},
+          inputs=lambda cfg, exp, model, seed=None: _parts(exp, model_spec(cfg, model)["input_size"], ("train", "val")),
           params=lambda exp, model: ["train", f"models.{model}", f"experiments.{exp}.class_weights", "profile",
                                      "profiles"],
-          threads="train.threads", gpu=1),
+          threads="train.threads", gpu=1, repeated=True),
     Stage("evaluate", "predict the validation and test parts and write metrics", "allrepro.evaluate:evaluate",
           ("exp", "model"),
-          outputs=lambda exp, model: {f.replace(".", "_"): layout.eval_file(exp, model, f) for f in layout.EVAL_FILES},
+          outputs=lambda exp, model, seed=None: {f.replace(".", "_"): layout.eval_file(exp, model, f, seed)
+                                                 for f in layout.EVAL_FILES},
           inputs=_evaluate_inputs, params=lambda exp, model: ["evaluate"],
-          figures={"confusion_png": "confusion.rst", "roc_png": "roc.rst"}),
+          figures={"confusion_png": "confusion.rst", "roc_png": "roc.rst"}, repeated=True),
     Stage("ensemble", "weighted-threshold ensemble of an experiment's members (patel eq. 8)",
           "allrepro.ensemble:stage", ("exp",),
-          outputs=lambda exp: {**{f.replace(".", "_"): layout.ensemble_file(exp, f) for f in layout.ENSEMBLE_FILES},
-                               "corrected": layout.ensemble_file(exp, "corrected")},
-          inputs=lambda cfg, exp: {f"{m}_{p}": layout.eval_file(exp, m, f"predictions_{p}.csv")
-                                   for m in ensemble_members(cfg, exp) for p in ("val", "test")},
+          outputs=lambda exp, seed=None: {**{f.replace(".", "_"): layout.ensemble_file(exp, f, seed)
+                                             for f in layout.ENSEMBLE_FILES},
+                                          "corrected": layout.ensemble_file(exp, "corrected", seed)},
+          inputs=lambda cfg, exp, seed=None: {f"{m}_{p}": layout.eval_file(exp, m, f"predictions_{p}.csv", seed)
+                                              for m in ensemble_members(cfg, exp) for p in ("val", "test")},
           params=lambda exp: [f"experiments.{exp}.ensemble", "profile"], directories=("corrected",),
-          figures={"confusion_png": "ensemble_confusion.rst", "roc_png": "ensemble_roc.rst"}),
-    Stage("audit", "leakage, colour-only baselines, bootstrap intervals, McNemar and the papers' numbers",
-          "allrepro.audit.stage:audit", ("exp",),
-          outputs=lambda exp: {f.replace(".", "_"): layout.exp_audit_file(exp, f) for f in layout.AUDIT_FILES},
+          figures={"confusion_png": "ensemble_confusion.rst", "roc_png": "ensemble_roc.rst"}, repeated=True),
+    Stage("audit", "leakage, shortcut baselines (colour, mask size), bootstrap intervals, McNemar and the papers' "
+          "numbers", "allrepro.audit.stage:audit", ("exp",),
+          outputs=lambda exp, seed=None: {f.replace(".", "_"): layout.exp_audit_file(exp, f, seed)
+                                          for f in layout.AUDIT_FILES},
           inputs=_audit_inputs,
           params=lambda exp: ["audit.bootstrap", "audit.baselines", "audit.close_to_cnn", "profile", "profiles",
-                              f"experiments.{exp}.paper"]),
+                              f"experiments.{exp}.paper"], repeated=True),
+    Stage("spread", "every model's metrics over the training seeds (train.seed and `repeats:`) against the papers'",
+          "allrepro.audit.spread:stage", ("exp",),
+          outputs=lambda exp: {f.split(".")[0]: layout.spread_file(exp, f) for f in layout.SPREAD_FILES},
+          inputs=_spread_inputs, params=lambda exp: ["train.seed", "repeats", f"experiments.{exp}.paper"]),
     Stage("report", "render one experiment's HTML report (papermill)", "allrepro.report:stage", ("exp",),
           outputs=lambda exp: {"notebook": layout.report_notebook(exp), "html": layout.report_html(exp)},
           inputs=_report_inputs, params=lambda exp: ["report", f"experiments.{exp}.paper"],
@@ -248,22 +276,37 @@ def param_values(cfg: dict, keys: list[str]) -> dict:
     return out
 
 
-def outputs(stage: str, **wc) -> dict:
-    """A stage's outputs; wildcards not given stay Snakemake patterns ({exp}, ...)."""
+def rules() -> list[tuple[str, bool]]:
+    """(stage, seeded) of every Snakemake rule: one per stage, and a second one for the repeats' seeds."""
+    return [(name, seeded) for name, st in STAGES.items() for seeded in ((False, True) if st.repeated else (False,))]
+
+
+def rule_name(stage: str, seeded: bool = False) -> str:
+    return f"{stage}_seed" if seeded else stage
+
+
+def patterns(stage: str, seeded: bool = False) -> dict:
+    """The Snakemake wildcard patterns of a rule: {exp}, {model}, ... ({seed} for a repeat's)."""
+    return {w: PATTERNS[w] for w in STAGES[stage].coordinates(seeded)}
+
+
+def outputs(stage: str, seeded: bool = False, **wc) -> dict:
+    """A stage's outputs (a repeat's when seeded or a seed is given); wildcards not given stay Snakemake
+    patterns ({exp}, ...)."""
     st = STAGES[stage]
-    return st.outputs(**{w: wc.get(w, PATTERNS[w]) for w in st.wildcards})
+    return st.outputs(**{w: wc.get(w, PATTERNS[w]) for w in st.coordinates(seeded or "seed" in wc)})
 
 
 def inputs(cfg: dict, stage: str, **wc) -> dict:
     st = STAGES[stage]
     return {**{f"code{i}": path for i, path in enumerate(code(stage))},
-            **st.inputs(cfg, **{w: wc[w] for w in st.wildcards})}
+            **st.inputs(cfg, **{w: wc[w] for w in st.coordinates("seed" in wc)})}
 
 
-def command(stage: str, **wc) -> str:
+def command(stage: str, seeded: bool = False, **wc) -> str:
     """The one command a job runs, identical under Snakemake and DVC (wildcards not given: patterns)."""
     st = STAGES[stage]
-    args = "".join(f" {CLI_ARGS[w]} {wc.get(w, PATTERNS[w])}" for w in st.wildcards)
+    args = "".join(f" {CLI_ARGS[w]} {wc.get(w, PATTERNS[w])}" for w in st.coordinates(seeded or "seed" in wc))
     return f"allrepro {stage} --params params.yaml{args}"
 
 
@@ -292,17 +335,21 @@ def jobs(cfg: dict, experiments: list[str] | None = None) -> list[dict]:
         out.append(_job(cfg, "split", {"exp": exp}))
         out += [_job(cfg, "cache", {"exp": exp, "size": s, "part": p})
                 for s in sorted(parts) for p in layout.PARTS if p in parts[s]]
-        out += [_job(cfg, "train", {"exp": exp, "model": m}) for m in own]
-        out += [_job(cfg, "evaluate", {"exp": exp, "model": m}) for m in models]
-        if models and ensemble_members(cfg, exp):
-            out.append(_job(cfg, "ensemble", {"exp": exp}))
+        for seed in [None, *repeats(cfg)]:  # the primary run, then each repeat (its own train/evaluate/...)
+            at = {} if seed is None else {"seed": seed}
+            out += [_job(cfg, "train", {"exp": exp, "model": m, **at}) for m in own]
+            out += [_job(cfg, "evaluate", {"exp": exp, "model": m, **at}) for m in models]
+            if models and ensemble_members(cfg, exp):
+                out.append(_job(cfg, "ensemble", {"exp": exp, **at}))
+            if models:
+                out.append(_job(cfg, "audit", {"exp": exp, **at}))
         if models:
-            out += [_job(cfg, "audit", {"exp": exp}), _job(cfg, "report", {"exp": exp}), _job(cfg, "export", {"exp": exp})]
+            out += [_job(cfg, st, {"exp": exp}) for st in ("spread", "report", "export")]
     return out
 
 
 def _job(cfg: dict, stage: str, wc: dict) -> dict:
-    name = "_".join([stage, *(str(v) for v in wc.values())])
+    name = "_".join([stage, *(f"seed{v}" if w == "seed" else str(v) for w, v in wc.items())])
     return {"name": name, "stage": stage, "wildcards": wc, "cmd": command(stage, **wc),
             "deps": list(dict.fromkeys(inputs(cfg, stage, **wc).values())),
             "outs": list(outputs(stage, **wc).values()),

@@ -116,6 +116,14 @@ def audit_summary(exp: str) -> dict:
     return json.loads(Path(layout.exp_audit_file(exp, "audit.json")).read_text())
 
 
+def seed_spread(exp: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
+    """Over the training seeds: each model's metrics (mean, sd, min, max, one run's interval width), the papers'
+    numbers against the seeds' range and intervals, the ensemble's choice per seed, and the verdicts."""
+    summary = json.loads(Path(layout.spread_file(exp, "spread.json")).read_text())
+    return (pd.read_csv(layout.spread_file(exp, "spread.csv")), pd.DataFrame(summary["paper"]),
+            pd.DataFrame(summary["ensemble_choices"]), summary["verdicts"])
+
+
 def per_class_table(exp: str, model: str) -> pd.DataFrame:
     met = json.loads(Path(layout.eval_file(exp, model, "metrics.json")).read_text())
     return pd.DataFrame(met["per_class"]).T.round(4)

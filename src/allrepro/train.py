@@ -172,9 +172,12 @@ def callbacks(phase: dict, has_val: bool) -> list[keras.callbacks.Callback]:
     return out
 
 
-def train(cfg: dict, exp: str, model_name: str) -> dict:
+def train(cfg: dict, exp: str, model_name: str, seed: int | None = None) -> dict:
+    """Train one model; `seed` (a seed of `repeats:`) trains a repeat in place of train.seed, under seeds/<seed>/."""
     from allrepro.models.build import build_model
 
+    if seed is not None:
+        cfg = {**cfg, "train": {**cfg["train"], "seed": seed}}
     setup = runtime.configure(cfg["train"])
     spec, classes = model_spec(cfg, model_name), class_names(cfg, exp)
     size = spec["input_size"]
@@ -186,7 +189,7 @@ def train(cfg: dict, exp: str, model_name: str) -> dict:
         weights = compute_class_weight("balanced", classes=np.arange(len(classes)), y=y_train)
         class_weight = {i: float(w) for i, w in enumerate(weights)}
 
-    out = Path(layout.model_dir(exp, model_name))
+    out = Path(layout.model_dir(exp, model_name, seed))
     work = out / ".work"
     fingerprint = json.dumps({"spec": spec, "train": cfg["train"], "rows": len(y_train),
                               "class_weight": class_weight, "backend": setup["backend"]}, sort_keys=True)
@@ -234,7 +237,7 @@ def train(cfg: dict, exp: str, model_name: str) -> dict:
         model.save(tmp)
     write_csv(history, out / "history.csv")
     info = {"classes": classes, "model": model_name, "backbone": spec["backbone"], "input_size": size,
-            "weights": spec.get("weights"), "train_rows": int(len(y_train)), "epochs": epoch,
+            "weights": spec.get("weights"), "seed": cfg["train"]["seed"], "train_rows": int(len(y_train)), "epochs": epoch,
             "params_total": int(model.count_params()), "params_trainable": trainable, "runtime": setup,
             "seconds": round(time.time() - started, 1), **throughput_summary(history),
             "peak_memory_mib": runtime.peak_memory_mib()}

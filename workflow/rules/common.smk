@@ -10,6 +10,7 @@ from allrepro import layout, pipeline
 from allrepro.params import (
     OVERRIDES_ENV,
     ParamsError,
+    from_snakemake,
     selected_experiments,
     validate as validate_params,
 )
@@ -17,7 +18,7 @@ from allrepro.params import (
 # The schema (workflow/schemas/params.schema.yaml) plus the checks a schema cannot express, with
 # errors that name the offending key; the same function every `allrepro` stage command calls.
 try:
-    validate_params(config, origin="params.yaml (with --config)")
+    validate_params(from_snakemake(config), origin="params.yaml (with --config)")
 except ParamsError as exc:
     raise WorkflowError(str(exc))
 
@@ -64,14 +65,15 @@ def stage_inputs(stage):
     return lambda w: pipeline.inputs(config, stage, **dict(w.items()))
 
 
-def stage_outputs(stage):
-    """A stage's outputs: folders as directory(), its key figures as report() items with their caption."""
+def stage_outputs(stage, seeded):
+    """A stage's outputs: folders as directory(), its key figures (the primary run's) as report() items with
+    their caption."""
     st = pipeline.STAGES[stage]
     out = {}
-    for key, path in pipeline.outputs(stage).items():
+    for key, path in pipeline.outputs(stage, seeded).items():
         if key in st.directories:
             path = directory(path)
-        elif key in st.figures:
+        elif key in st.figures and not seeded:
             path = report(
                 path,
                 caption=f"../report/{st.figures[key]}",
@@ -98,4 +100,5 @@ wildcard_constraints:
     model="(?!ensemble/)[A-Za-z0-9_-]+",  # reports/<exp>/ensemble/ belongs to the ensemble rule
     size=r"\d+",
     part="train|val|test",
+    seed=r"\d+",
     ds="[A-Za-z0-9_-]+",

@@ -1,17 +1,19 @@
 # One rule per stage record of src/allrepro/pipeline.py (the same records the CLI and dvc.yaml are made
 # from): its inputs (code dependencies included), outputs (folders as directory()), params, log,
-# threads and gpu share, and the stage's one command.
-for st in pipeline.STAGES.values():
+# threads and gpu share, and the stage's one command. A stage run once per training seed (train, evaluate,
+# ensemble, audit) has a second rule, <stage>_seed, for the seeds of `repeats:`.
+for stage, seeded in pipeline.rules():
+    st = pipeline.STAGES[stage]
 
     rule:
         name:
-            st.name
+            pipeline.rule_name(stage, seeded)
         input:
             unpack(stage_inputs(st.name)),
         output:
-            **stage_outputs(st.name),
+            **stage_outputs(st.name, seeded),
         log:
-            st.log(**pipeline.PATTERNS),
+            st.log(**pipeline.patterns(stage, seeded)),
         conda:
             ENV
         threads: pipeline.threads(config, st.name, ALL_CORES)

@@ -29,15 +29,15 @@ from allrepro.params import dataset_of, ensemble_members, models_for, paper_of, 
 ENSEMBLE = "ensemble"
 
 
-def test_predictions(cfg: dict, exp: str) -> dict[str, pd.DataFrame]:
-    preds = {m: pd.read_csv(layout.eval_file(exp, m, "predictions_test.csv"), keep_default_na=False)
+def test_predictions(cfg: dict, exp: str, seed: int | None = None) -> dict[str, pd.DataFrame]:
+    preds = {m: pd.read_csv(layout.eval_file(exp, m, "predictions_test.csv", seed), keep_default_na=False)
              for m in models_for(cfg, exp)}
     if ensemble_members(cfg, exp):
-        preds[ENSEMBLE] = pd.read_csv(layout.ensemble_file(exp, "predictions.csv"), keep_default_na=False)
+        preds[ENSEMBLE] = pd.read_csv(layout.ensemble_file(exp, "predictions.csv", seed), keep_default_na=False)
     return preds
 
 
-def ensemble_configurations(cfg: dict, exp: str, paper: str, classes: list[str]) -> tuple[dict, dict]:
+def ensemble_configurations(cfg: dict, exp: str, paper: str, classes: list[str], seed: int | None = None) -> tuple[dict, dict]:
     """Our test predictions for every weights x gamma configuration the paper reports ('Overall' rows), so
     each of its numbers (99.96% included) can be held against an interval of the same configuration."""
     from allrepro.ensemble import combine, read_predictions
@@ -47,8 +47,8 @@ def ensemble_configurations(cfg: dict, exp: str, paper: str, classes: list[str])
     if not reported or not members:
         return {}, {}
     spec = cfg["experiments"][exp]["ensemble"]
-    best = members.index(json.loads(Path(layout.ensemble_file(exp, "metrics.json")).read_text())["best_member"])
-    frames = [read_predictions(layout.eval_file(exp, m, "predictions_test.csv"), classes) for m in members]
+    best = members.index(json.loads(Path(layout.ensemble_file(exp, "metrics.json", seed)).read_text())["best_member"])
+    frames = [read_predictions(layout.eval_file(exp, m, "predictions_test.csv", seed), classes) for m in members]
     preds, rows = {}, {}
     for key, (precision, sensitivity, specificity, f1, accuracy) in reported.items():
         weights, gamma = key.rsplit(" ", 1)
@@ -105,7 +105,8 @@ def verdicts(cfg: dict, exp: str, summary: dict, intervals: pd.DataFrame, checks
     return out
 
 
-def audit(cfg: dict, exp: str) -> dict:
+def audit(cfg: dict, exp: str, seed: int | None = None) -> dict:
+    """The audit of one training run: the primary one, or the repeat trained with `seed`."""
     classes, dataset = class_names(cfg, exp), dataset_of(cfg, exp)
     split = {p: pd.read_csv(layout.split_csv(exp, p), keep_default_na=False) for p in layout.PARTS}
     dups = pd.read_csv(layout.audit_file(dataset, "duplicates.csv"), keep_default_na=False)
@@ -119,29 +120,30 @@ def audit(cfg: dict, exp: str) -> dict:
         foreground = dict(zip(seg["source"], seg["foreground"]))
         base.update(mask_baseline(split["train"], split["test"], classes, foreground, cfg["audit"]["bootstrap"]["seed"]))
     write_csv(pd.concat([f.assign(model=m) for m, f in base.items()], ignore_index=True),
-              layout.exp_audit_file(exp, "baselines.csv"))
+              layout.exp_audit_file(exp, "baselines.csv", seed))
 
-    preds = test_predictions(cfg, exp)
+    preds = test_predictions(cfg, exp, seed)
     everything = {**preds, **base}
     boot = cfg["audit"]["bootstrap"]
     intervals = bootstrap(everything, classes, boot["resamples"], boot["seed"], boot["level"])
-    write_csv(intervals, layout.exp_audit_file(exp, "intervals.csv"))
-    write_csv(mcnemar(everything, classes), layout.exp_audit_file(exp, "mcnemar.csv"))
+    write_csv(intervals, layout.exp_audit_file(exp, "intervals.csv", seed))
+    write_csv(mcnemar(everything, classes), layout.exp_audit_file(exp, "mcnemar.csv", seed))
 
     models = models_for(cfg, exp)
     rows = paper_values().get(paper_of(cfg, exp), {}).get("table", {}).get("rows", {})
     checks = paper_check(intervals, rows, {m: m if m in models else models[0] for m in rows})
-    configs, config_rows = ensemble_configurations(cfg, exp, paper_of(cfg, exp), classes)
+    configs, config_rows = ensemble_configurations(cfg, exp, paper_of(cfg, exp), classes, seed)
     if configs:  # the paper's ensemble rows, each against the same configuration of our members
         config_intervals = bootstrap(configs, classes, boot["resamples"], boot["seed"], boot["level"])
         checks = pd.concat([checks, paper_check(config_intervals, config_rows, {c: c for c in configs})],
                            ignore_index=True)
-    write_csv(checks, layout.exp_audit_file(exp, "paper_check.csv"))
+    write_csv(checks, layout.exp_audit_file(exp, "paper_check.csv", seed))
 
     acc = intervals[intervals["metric"] == "accuracy"].set_index("model")["value"]
     best_model = max(preds, key=lambda m: acc[m])
     best_base = max((m for m in base if m != MASK_BASELINE), key=lambda m: acc[m])
-    summary = {"experiment": exp, "dataset": dataset, "test_images": int(len(split["test"])),
+    summary = {"experiment": exp, "seed": cfg["train"]["seed"] if seed is None else seed, "dataset": dataset,
+               "test_images": int(len(split["test"])),
                "level": boot["level"], "leakage": leaks,
                "best_model": {"name": best_model, "accuracy": float(acc[best_model])},
                "best_baseline": {"name": best_base, "accuracy": float(acc[best_base])},
@@ -154,7 +156,7 @@ def audit(cfg: dict, exp: str) -> dict:
                                     "high": float(row["high"]),
                                     "foreground_by_class": foreground_by_class(split["train"], foreground)}
     summary["verdicts"] = verdicts(cfg, exp, summary, intervals, checks)
-    write_json(leaks, layout.exp_audit_file(exp, "leakage.json"))
-    write_json(summary, layout.exp_audit_file(exp, "audit.json"))
-    print(f"audit {exp}: " + " ".join(summary["verdicts"]))
+    write_json(leaks, layout.exp_audit_file(exp, "leakage.json", seed))
+    write_json(summary, layout.exp_audit_file(exp, "audit.json", seed))
+    print(f"audit {exp}{'' if seed is None else f' (seed {seed})'}: " + " ".join(summary["verdicts"]))
     return summary
