@@ -2,6 +2,7 @@
 #             when pyproject.toml or the lock changes)
 # make lock:  re-resolve requirements.lock after a dependency change
 # make run:   the pipeline, quick profile, on the data source in params.yaml or $ALLREPRO_DATA_SOURCE
+# make seeds: the quick profile of idrees and patel trained over five seeds (42 and REPEATS), with their spread
 # make smoke: every paper network of every experiment end to end, work cut (profile smoke), offline, on a CPU
 # make test:  the test suite, on two workers (the tiny-DAG chain on one, the rest beside it)
 # make test-cluster: the workflow on a real Slurm (bash cluster/slurm.sh install && bash cluster/slurm.sh start)
@@ -11,7 +12,7 @@ CORES   ?= all
 LOCK    := requirements.lock
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup lock run smoke test test-xla test-cluster dvc-repro dvc-yaml clean
+.PHONY: setup lock run seeds smoke test test-xla test-cluster dvc-repro dvc-yaml clean
 setup: $(VENV)/.installed
 
 # Exact versions with hashes from requirements.lock, then the project itself without resolving anything.
@@ -31,6 +32,15 @@ lock:
 
 run: setup
 	$(VENV)/bin/snakemake --cores $(CORES) --resources gpu=1 --config profile=quick
+
+# Each experiment's models trained once per seed (train.seed and REPEATS), evaluated, ensembled and audited per
+# seed; reports/<exp>/spread.{csv,json} and the report's "Over training seeds" section gather them.
+SEED_EXPERIMENTS ?= idrees patel
+REPEATS          ?= [1,2,3,4]
+seeds: setup
+	for exp in $(SEED_EXPERIMENTS); do \
+	  $(VENV)/bin/snakemake --cores $(CORES) --resources gpu=1 --config profile=quick experiment=$$exp 'repeats=$(REPEATS)' || exit 1; \
+	done
 
 # CPU only, so no `gpu` limit (nor the default profile's) and one core per training job: two networks train side by side on two cores
 # (most of a smoke job is building and tracing the graph, which one core does). pushpalatha's C-NMC 2019 needs a Kaggle account: a generated C-NMC layout stands in (its params overrides
