@@ -5,9 +5,11 @@ when a process starts).
 
     python benchmarks/quick_model.py --epochs 3 [VARIANT ...]   # speed: images/s of the steady epochs
     python benchmarks/quick_model.py --full before after        # whole training: seconds and test accuracy
+    python benchmarks/quick_model.py --full --seeds 42,1,2,3,4 before after   # ... over seeds: mean, sd, range
 
 Each variant is a change to BEFORE, the quick model as params.yaml had it until 2026-11-23; `after` is
-params.yaml's quick_cnn now. The ratio column compares every row with the first one measured.
+params.yaml's quick_cnn now. The ratio column compares every row with the first one measured. Every input
+size needs its cached arrays: `allrepro cache --experiment idrees --size 64 --part train` (and val, test).
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE = {"backbone": "small_cnn", "input_size": 64, "batch_size": 32,
@@ -51,6 +55,11 @@ VARIANTS = {
     "32px_12_epochs": ({"input_size": 32, "phases": epochs(12)}, {}, {}),
     "48px_half_width": ({"input_size": 48, "filters": HALF}, {}, {}),
     "48px_half_width_14_epochs": ({"input_size": 48, "filters": HALF, "phases": epochs(14)}, {}, {}),
+    "48px": ({"input_size": 48}, {}, {}),
+    "48px_14_epochs": ({"input_size": 48, "phases": epochs(14)}, {}, {}),
+    "separable": ({"separable": True}, {}, {}),
+    "separable_14_epochs": ({"separable": True, "phases": epochs(14)}, {}, {}),
+    "separable_48px": ({"separable": True, "input_size": 48}, {}, {}),
     "after": (None, {}, {}),  # params.yaml's quick_cnn as it is now
 }
 
@@ -64,9 +73,8 @@ def spec_of(name: str) -> tuple[dict, dict, dict]:
     return {**copy.deepcopy(BEFORE), **change}, train, env
 
 
-def one(name: str, exp: str, epochs: int | None) -> dict:
+def one(name: str, exp: str, epochs: int | None, seed: int | None) -> dict:
     """Train one variant in this process, in a scratch folder that sees the project's data/ (read only)."""
-    import numpy as np
     from allrepro import params as P
 
     spec, train_change, _ = spec_of(name)
@@ -82,9 +90,10 @@ def one(name: str, exp: str, epochs: int | None) -> dict:
         from allrepro.train import load_part, train
         if os.environ.get(FEED) == "pydataset":
             train_module.epoch_batches = resume.EpochBatches
-        info = train(cfg, exp, "quick_cnn")
+        info = train(cfg, exp, "quick_cnn", seed)
         import keras
-        model = keras.saving.load_model(f"models/{exp}/quick_cnn/model.keras", compile=False)
+        from allrepro import layout
+        model = keras.saving.load_model(f"{layout.model_dir(exp, 'quick_cnn', seed)}/model.keras", compile=False)
         x, y = load_part(exp, "test", spec["input_size"])
         pred = np.argmax(model.predict(x, batch_size=64, verbose=0), axis=1)
     from sklearn.metrics import matthews_corrcoef
@@ -94,40 +103,55 @@ def one(name: str, exp: str, epochs: int | None) -> dict:
             "test_mcc": float(matthews_corrcoef(y, pred)), "n_test": int(len(y))}
 
 
+def run_one(name: str, exp: str, epochs: int | None, seed: int | None) -> dict | str:
+    """One variant, one seed, in its own process: the result, or the last line of its error."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **spec_of(name)[2]}
+    cmd = [sys.executable, __file__, "--one", name, "--experiment", exp]
+    cmd += [*(["--epochs", str(epochs)] if epochs else []), *(["--seed", str(seed)] if seed is not None else [])]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    line = next((s for s in proc.stdout.splitlines() if s.startswith("RESULT ")), None)
+    return json.loads(line[len("RESULT "):]) if line else (proc.stderr or proc.stdout).strip().splitlines()[-1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("variants", nargs="*", default=list(VARIANTS))
     ap.add_argument("--experiment", default="idrees")
     ap.add_argument("--epochs", type=int, help="train this many epochs instead of the variant's own")
     ap.add_argument("--full", action="store_true", help="the variants' own epochs (the default without --epochs)")
+    ap.add_argument("--seeds", help="comma-separated training seeds: each variant trained once per seed "
+                                    "(default: train.seed of params.yaml)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print("RESULT " + json.dumps(one(args.one, args.experiment, args.epochs)), flush=True)
+        print("RESULT " + json.dumps(one(args.one, args.experiment, args.epochs, args.seed)), flush=True)
         return
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
         sys.exit(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
     epochs = None if args.full else args.epochs
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [None]
     print(f"experiment {args.experiment}, {os.cpu_count()} CPU cores, "
-          f"{'each variant its own epochs' if epochs is None else f'{epochs} epochs each'}")
-    print("| variant | backend | params | epochs | train s | images/s (steady) | vs first | test acc | MCC |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          f"{'each variant its own epochs' if epochs is None else f'{epochs} epochs each'}, "
+          f"seeds {args.seeds or 'train.seed'}")
+    print("| variant | backend | params | epochs | train s | images/s (steady) | vs first | test acc | "
+          "range over seeds | MCC |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     first = None
     for name in args.variants:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **spec_of(name)[2]}
-        cmd = [sys.executable, __file__, "--one", name, "--experiment", args.experiment]
-        proc = subprocess.run([*cmd, *(["--epochs", str(epochs)] if epochs else [])], env=env,
-                              capture_output=True, text=True)
-        line = next((s for s in proc.stdout.splitlines() if s.startswith("RESULT ")), None)
-        if line is None:
-            print(f"| {name} | failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1]} |", flush=True)
+        runs = [run_one(name, args.experiment, epochs, seed) for seed in seeds]
+        failed = [r for r in runs if isinstance(r, str)]
+        if failed:
+            print(f"| {name} | failed: {failed[0]} |", flush=True)
             continue
-        r = json.loads(line[len("RESULT "):])
-        first = first or r
-        ratio = r["images_per_s"] / first["images_per_s"] if r["images_per_s"] and first["images_per_s"] else float("nan")
-        print(f"| {name} | {r['backend']} | {r['params']:,} | {r['epochs']} | {r['seconds']:.0f} | "
-              f"{r['images_per_s']} | {ratio:.2f} | {r['test_accuracy']:.4f} | {r['test_mcc']:.4f} |", flush=True)
+        speed = float(np.median([r["images_per_s"] for r in runs]))
+        first = first or speed
+        acc, mcc = np.array([r["test_accuracy"] for r in runs]), np.array([r["test_mcc"] for r in runs])
+        spread = f" ± {acc.std(ddof=1):.4f}" if len(runs) > 1 else ""
+        print(f"| {name} | {runs[0]['backend']} | {runs[0]['params']:,} | {runs[0]['epochs']} | "
+              f"{np.mean([r['seconds'] for r in runs]):.0f} | {speed:.1f} | {speed / first:.2f} | "
+              f"{acc.mean():.4f}{spread} | {acc.min():.4f}–{acc.max():.4f} | {mcc.mean():.4f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -61,3 +61,18 @@ def test_backbone_loads_a_local_weights_file(tmp_path):
     assert any(not np.array_equal(a, b) for a, b in zip(base.get_weights(), fresh.get_weights()))
 
 
+
+
+def test_small_cnn_shape_keys_widths_and_separable_blocks():
+    """`filters` and `separable` shape small_cnn: the widths are the blocks' channels, separable blocks follow
+    the first one; any other backbone refuses them, naming the key."""
+    import keras
+
+    plain = build_backbone("small_cnn", (48, 48, 3), None, filters=[16, 32, 64, 128])
+    separable = build_backbone("small_cnn", (48, 48, 3), None, filters=[16, 32, 64, 128], separable=True)
+    convs = [type(layer) for layer in separable.layers if "conv" in layer.name]
+    assert convs == [keras.layers.Conv2D] + [keras.layers.SeparableConv2D] * 3
+    assert plain.output.shape[-1] == separable.output.shape[-1] == 128
+    assert separable.count_params() < plain.count_params() / 4
+    with pytest.raises(ValueError, match="separable"):
+        build_backbone("mobilenetv2", (64, 64, 3), None, separable=True)

@@ -14,13 +14,17 @@ from allrepro.models.registry import BACKBONES
 CUSTOM = {"small_cnn": small_cnn.build, "alexnet": alexnet.build}  # backbones built in this package
 
 
-def build_backbone(name: str, input_shape: tuple[int, int, int], weights, filters=None):
-    """The feature extractor. `weights`: 'imagenet', None, or a path to a weights file; `filters`: the
-    block widths of a backbone built here (Keras' applications have their own)."""
-    if filters and name != "small_cnn":
-        raise ValueError(f"backbone {name}: 'filters' sets the block widths of small_cnn only")
+SMALL_CNN_KEYS = ("filters", "separable")  # a model spec's keys that shape small_cnn (Keras' applications are fixed)
+
+
+def build_backbone(name: str, input_shape: tuple[int, int, int], weights, **shape):
+    """The feature extractor. `weights`: 'imagenet', None, or a path to a weights file; `shape`: the
+    SMALL_CNN_KEYS given in the model's spec (block widths, separable convolutions)."""
+    shape = {k: v for k, v in shape.items() if v is not None}
+    if shape and name != "small_cnn":
+        raise ValueError(f"backbone {name}: {sorted(shape)} shape small_cnn only")
     if name in CUSTOM:
-        return CUSTOM[name](input_shape=input_shape, weights=weights, **({"filters": filters} if filters else {}))
+        return CUSTOM[name](input_shape=input_shape, weights=weights, **shape)
     module, _, attr = BACKBONES[name].constructor.partition(":")
     constructor = getattr(importlib.import_module(module), attr)
     local = weights not in (None, "imagenet")
@@ -51,7 +55,8 @@ def build_model(spec: dict, n_classes: int) -> tuple[keras.Model, keras.Model]:
     for layer in augmentation(spec.get("augment")):
         x = layer(x)
     x = Preprocess(BACKBONES[spec["backbone"]].preprocess, name="preprocess")(x)
-    backbone = build_backbone(spec["backbone"], (size, size, 3), spec.get("weights"), spec.get("filters"))
+    backbone = build_backbone(spec["backbone"], (size, size, 3), spec.get("weights"),
+                              **{k: spec.get(k) for k in SMALL_CNN_KEYS})
     x = backbone(x)
     outputs = head(x, spec.get("head", {}), n_classes)
     return keras.Model(inputs, outputs, name=spec["backbone"]), backbone
