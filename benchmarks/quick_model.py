@@ -34,8 +34,8 @@ HALF = [16, 32, 64, 128]
 FEED = "ALLREPRO_BENCH_FEED"  # "pydataset": the feed train used until 2026-11-23, on any backend
 
 
-def epochs(n: int) -> list[dict]:
-    return [{**BEFORE["phases"][0], "epochs": n}]
+def epochs(n: int, **change) -> list[dict]:
+    return [{**BEFORE["phases"][0], "epochs": n, **change}]
 
 
 # name: (change to the model, change to params' train block, environment)
@@ -60,6 +60,11 @@ VARIANTS = {
     "separable": ({"separable": True}, {}, {}),
     "separable_14_epochs": ({"separable": True, "phases": epochs(14)}, {}, {}),
     "separable_48px": ({"separable": True, "input_size": 48}, {}, {}),
+    "48px_half_width_26_epochs": ({"input_size": 48, "filters": HALF, "phases": epochs(26)}, {}, {}),
+    "48px_half_width_lr_004": ({"input_size": 48, "filters": HALF, "phases": epochs(20, learning_rate=0.004)},
+                               {}, {}),
+    "48px_half_width_rotation_02": ({"input_size": 48, "filters": HALF,
+                                     "augment": {"flip": "horizontal_and_vertical", "rotation": 0.2}}, {}, {}),
     "after": (None, {}, {}),  # params.yaml's quick_cnn as it is now
 }
 
