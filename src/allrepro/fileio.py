@@ -5,6 +5,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -16,13 +17,15 @@ def atomic_path(path: str | Path):
     """Yield a temporary sibling of `path`; rename it onto `path` only if the block succeeds.
 
     Works for files and folders. A failed or killed stage therefore never leaves anything that
-    looks finished: at worst a `.name.tmp-PID.ext` sibling, removed here on any exception.
+    looks finished: at worst a `.name.tmp-PID.ext` sibling, removed here on any exception, and the one a
+    `kill -9` leaves behind (its process gone) removed by the next run of the same stage.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # keep the suffix: some writers (keras.saving) insist on it
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
     _remove(tmp)
+    remove_stale(path)
     try:
         yield tmp
         _remove(path)
@@ -30,6 +33,30 @@ def atomic_path(path: str | Path):
     except BaseException:
         _remove(tmp)
         raise
+
+
+def remove_stale(path: str | Path) -> list[Path]:
+    """Remove the temporary siblings of `path` (`.name.tmp-PID...`) whose process no longer runs: what a
+    killed job left. A live process's are kept (the engines' locks keep two jobs off one output)."""
+    path = Path(path)
+    pattern = re.compile(rf"^\.{re.escape(path.stem)}\.tmp-(\d+)")
+    removed = []
+    for sibling in path.parent.glob(f".{path.stem}.tmp-*") if path.parent.is_dir() else ():
+        match = pattern.match(sibling.name)
+        if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+            _remove(sibling)
+            removed.append(sibling)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _remove(path: Path) -> None:
