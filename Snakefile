@@ -21,3 +21,7 @@ rule all:
     input:
         [layout.report_html(e) for e in EXPERIMENTS],
         [layout.bundle_dir(e) for e in EXPERIMENTS],
+
+
+onsuccess:
+    record_in_dvc()

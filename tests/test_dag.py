@@ -146,13 +146,12 @@ DATA_STAGES = ("acquire", "segment", "duplicates", "agreement", "split", "cache"
 
 
 def test_dvc_takes_over_snakemakes_outputs_then_reruns_what_a_change_needs(tiny):
-    """The two tools share one workspace: `dvc commit` records what Snakemake made (every declared output
-    exists with the declared dependencies), after which `dvc repro` has nothing to do. Each data stage,
+    """The two tools share one workspace: the Snakefile's onsuccess records what Snakemake made in dvc.lock (the
+    way `dvc commit` does), after which `dvc repro` has nothing to do. Each data stage,
     forced to rerun under DVC, writes byte-identical outputs. Then parameter changes rerun exactly their
     stages under DVC. (Training under DVC: the `dvc exp run` test below.)"""
     project, env = tiny
-    run(["dvc", "commit", "--force"], project, env)  # the Snakemake run of the tests above, recorded
-    assert (project / "dvc.lock").is_file()
+    assert (project / "dvc.lock").is_file()  # the Snakemake runs of the tests above, recorded by its onsuccess
     again = run(["dvc", "repro"], project, env)
     assert dvc_stages(again.stdout) == [], again.stdout  # no stage reruns (how fast is not asserted)
 
@@ -227,11 +226,20 @@ def find(node, test):
             yield from find(item, test)
 
 
-def test_dvc_exp_run_with_another_seed_shows_its_metrics(tiny):
-    import json
-
+def test_dvc_exp_run_after_snakemake_reruns_training_onward_only_and_deletes_nothing(tiny):
+    """The two engines on one workspace: after Snakemake's runs (its onsuccess recorded them in dvc.lock),
+    `dvc exp run -S train.seed=7` runs training and what follows it, never a data stage, and every data file keeps
+    its bytes; `dvc exp show` has both seeds; `snakemake --touch` then records DVC's work, after which Snakemake has
+    nothing to do. The workspace is put back to seed 42 afterwards (git and DVC checkout)."""
     project, env = tiny
-    run(["dvc", "exp", "run", "--temp", "-S", "train.seed=7", "evaluate_idrees_quick_cnn"], project, env)
+    run(["snakemake", *SNAKEMAKE[1:]], project, env)  # the last tests' edits made by Snakemake, recorded
+    assert "up to date" in run(["dvc", "status"], project, env).stdout
+    data = {str(p): tree_digest(p) for p in sorted((project / "data").rglob("*")) if p.is_file()}
+    out = run(["dvc", "exp", "run", "-S", "train.seed=7"], project, env)
+    ran = {name.split("_")[0] for name in dvc_stages(out.stdout)}
+    assert ran == {"train", "evaluate", "ensemble", "audit", "spread", "report", "export"}, out.stdout
+    assert "No file hash info found" not in out.stdout + out.stderr
+    assert {str(p): tree_digest(p) for p in sorted((project / "data").rglob("*")) if p.is_file()} == data
     table = json.loads(run(["dvc", "exp", "show", "--json"], project, env).stdout)
 
     def accuracy(seed):
@@ -241,8 +249,15 @@ def test_dvc_exp_run_with_another_seed_shows_its_metrics(tiny):
             if "accuracy" in metric:
                 return metric["accuracy"]
 
-    base = yaml.safe_load((project / "params.yaml").read_text())["train"]["seed"]
-    assert base != 7 and accuracy(base) is not None and accuracy(7) is not None
+    assert accuracy(42) is not None and accuracy(7) is not None
+    assert run(["snakemake", "-n", *SNAKEMAKE[1:]], project, env).stdout.count("rule train") >= 1  # its metadata: seed 42
+    run(["snakemake", "--touch", *SNAKEMAKE[1:]], project, env)
+    dry = run(["snakemake", "-n", *SNAKEMAKE[1:]], project, env)
+    assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
+    run(["git", "checkout", "--", "."], project, env)  # seed 42 again: params, dvc.lock and git-kept outputs
+    run(["dvc", "checkout", "--force"], project, env)
+    run(["snakemake", "--touch", *SNAKEMAKE[1:]], project, env)
+    assert json.loads((project / "models/idrees/quick_cnn/labels.json").read_text())["seed"] == 42
 
 
 def test_dvc_plots_show_the_confusion_counts_and_the_training_curves(tiny):
@@ -270,8 +285,9 @@ def test_git_keeps_exactly_the_outputs_dvc_does_not_cache():
     """.gitignore and dvcyaml.GIT_TRACKED agree: every uncached output (metrics, histories, test predictions,
     figures) is visible to git, every cached one ignored."""
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    uncached = {next(iter(o)) for st in stages.values() for o in st["outs"] + st.get("metrics", []) if isinstance(o, dict)}
-    cached = {o for st in stages.values() for o in st["outs"] if isinstance(o, str)}
+    outs = [next(iter(o.items())) for st in stages.values() for o in st["outs"] + st.get("metrics", [])]
+    uncached = {path for path, opts in outs if opts.get("cache") is False}
+    cached = {path for path, opts in outs if opts.get("cache", True)}
     assert uncached and cached
     out = run(["git", "check-ignore", "--no-index", "--stdin"], ROOT, check=False, input="\n".join(sorted(uncached | cached)))
     ignored = set(out.stdout.split())

@@ -102,3 +102,13 @@ wildcard_constraints:
     part="train|val|test",
     seed=r"\d+",
     ds="[A-Za-z0-9_-]+",
+
+
+def record_in_dvc():
+    """After a successful run: dvc.lock records what this run made (dvcyaml.record), so DVC takes over from here
+    without deleting or rebuilding it."""
+    from allrepro import dvcyaml
+    from allrepro.params import load
+
+    made = {str(f) for job in workflow.dag.jobs for f in job.output}
+    print(dvcyaml.record(load("params.yaml"), made, _overrides()))
