@@ -118,7 +118,7 @@ def _key(error: jsonschema.ValidationError) -> str:
 
 
 def _semantic_problems(cfg: dict):
-    from allrepro.models.registry import BACKBONES
+    from allrepro.backbones import BACKBONES
 
     for name, data in cfg["datasets"].items():
         if set(data["expected_counts"]) != set(data["classes"]):

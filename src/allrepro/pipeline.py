@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from allrepro import codedeps, layout
+from allrepro.gpuslots import gpus_visible
 from allrepro.params import dataset_of, ensemble_members, model_spec, models_for, repeats, segmented, trained_in
 
 @dataclass(frozen=True)
@@ -228,17 +229,6 @@ def code(stage: str) -> tuple[str, ...]:
     """Every file of the package a stage's command runs or reads: a change to one reruns the stage."""
     cli = codedeps.module_path(CLI).relative_to(codedeps.PACKAGE).as_posix()
     return tuple(sorted({f"{codedeps.PREFIX}/{cli}", *codedeps.closure([STAGES[stage].module, "allrepro.params"])}))
-
-
-def gpus_visible() -> int:
-    """NVIDIA GPUs this machine shows (device files; CUDA_VISIBLE_DEVICES when set), without importing a framework."""
-    import glob
-    import os
-
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return len([d for d in visible.split(",") if d.strip() not in ("", "-1")])
-    return len(glob.glob("/dev/nvidia[0-9]*"))
 
 
 def threads(cfg: dict, stage: str, cores: int) -> int:
