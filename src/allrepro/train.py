@@ -217,7 +217,7 @@ def train(cfg: dict, exp: str, model_name: str, seed: int | None = None) -> dict
             "weights": spec.get("weights"), "seed": cfg["train"]["seed"], "train_rows": int(len(y_train)), "epochs": epoch,
             "params_total": int(model.count_params()), "params_trainable": trainable, "runtime": setup,
             "seconds": round(time.time() - started, 1), **throughput_summary(history),
-            "peak_memory_mib": runtime.peak_memory_mib()}
+            "peak_memory_mib": runtime.peak_memory_mib(), "overrides": cfg.get("_overrides", [])}
     write_json(info, out / "labels.json")
     shutil.rmtree(work)
     print(f"train {exp}/{model_name}: {epoch} epochs in {info['seconds']} s on {setup['backend']} "
