@@ -59,7 +59,7 @@ def compiled(fn):
 def ours(folder: Path, size: int, batch: int, epochs: int) -> tuple[float, float]:
     """Returns (images/s over the epochs, seconds to build the cache once)."""
     import keras
-    from allrepro.cache import load_rgb
+    from allrepro.images import load_rgb
     from allrepro.models.build import augmentation
 
     paths = sorted(str(p) for p in folder.rglob("*.jpg"))

@@ -92,7 +92,8 @@ def one(name: str, exp: str, epochs: int | None, seed: int | None) -> dict:
         os.chdir(scratch)
         os.symlink(ROOT / "data", "data")
         from allrepro import resume, train as train_module
-        from allrepro.train import load_part, train
+        from allrepro.arrays import load_part
+        from allrepro.train import train
         if os.environ.get(FEED) == "pydataset":
             train_module.epoch_batches = resume.EpochBatches
         info = train(cfg, exp, "quick_cnn", seed)

@@ -24,7 +24,8 @@ def throughput(spec: dict, batch: int, steps: int, jit: bool) -> tuple[float, fl
     """(images/s over `steps` timed steps, seconds of the untimed first step: tracing and compiling)."""
     import keras
     from allrepro.models.build import build_model
-    from allrepro.train import optimizer, set_trainable
+    from allrepro.models.trainable import set_trainable
+    from allrepro.train import optimizer
 
     keras.utils.set_random_seed(0)
     model, backbone = build_model({**spec, "weights": None}, 4)

@@ -11,7 +11,8 @@ import numpy as np
 
 from allrepro import params, runtime
 from allrepro.models.build import build_model
-from allrepro.train import optimizer, set_trainable
+from allrepro.models.trainable import set_trainable
+from allrepro.train import optimizer
 
 
 def one_step(spec: dict, size: int, n_classes: int = 4) -> dict:

@@ -10,7 +10,8 @@ import pytest
 import yaml
 from sklearn.metrics import f1_score, matthews_corrcoef
 
-from allrepro.audit.duplicates import find_duplicates, leakage, summarise
+from allrepro.audit.duplicates import find_duplicates, summarise
+from allrepro.audit.twins import leakage
 from allrepro.audit.segmentation import agreement_table, overlap, per_class, reference_path
 from allrepro.audit.shortcuts import MASK_BASELINE, foreground_by_class, mask_baseline, run_baselines
 from allrepro.audit.uncertainty import bootstrap, confusions, mcnemar, metrics_from_confusions, paper_check

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from allrepro.models.build import build_backbone, build_model
-from allrepro.models.registry import BACKBONES
+from allrepro.backbones import BACKBONES
 from conftest import ROOT, cell_image
 
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -110,7 +110,7 @@ def test_the_ensemble_abstains_below_gamma_and_decides_above(tmp_path):
 
 
 def test_a_segmenting_bundle_segments_what_it_is_given(tmp_path):
-    from allrepro.segment import segment_image
+    from allrepro.hsv import segment_image
 
     bundle = predict.load_bundle(toy_bundle(tmp_path / "b", {"rule": "best_member", "model": "a"}, segmented=True))
     image = cell_image(1, 3, 48)

@@ -6,7 +6,7 @@ import copy
 import numpy as np
 import yaml
 
-from allrepro.segment import hsv_mask, segment_image
+from allrepro.hsv import hsv_mask, segment_image
 from conftest import ROOT, cell_image
 
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())["segment"]

@@ -51,6 +51,9 @@ def parser() -> argparse.ArgumentParser:
         if name in STAGES and STAGES[name].repeated:
             sub.add_argument(CLI_ARGS["seed"], dest="seed", type=int, default=None, metavar="SEED",
                              help="a training seed of `repeats:` (default: train.seed, the primary run)")
+        if name in STAGES:
+            sub.add_argument("--show", action="store_true",
+                             help="print what this job reads (files, params keys and values) and writes, and exit")
         if name == "fit-hsv":
             sub.add_argument("--experiment", dest="exp", required=True)
             sub.add_argument("--out", default="params.fitted-hsv.yaml", help="params file to write (a segment: block)")
@@ -102,7 +105,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = P.load(args.params, args.overrides)
     _check_names(cfg, args)
     cmd = args.command
-    if cmd in STAGES:  # the stage's function, called with the job's coordinates in the record's order
+    if cmd in STAGES and args.show:
+        from allrepro.pipeline import show
+        print(show(cfg, cmd, {w: getattr(args, w) for w in STAGES[cmd].coordinates(getattr(args, "seed", None) is not None)}))
+    elif cmd in STAGES:  # the stage's function, called with the job's coordinates in the record's order
         stage = STAGES[cmd]
         if stage.gpu:  # before any framework starts: it reads CUDA_VISIBLE_DEVICES once
             from allrepro.gpuslots import claim

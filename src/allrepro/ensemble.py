@@ -18,28 +18,11 @@ import pandas as pd
 from sklearn.metrics import matthews_corrcoef, precision_recall_fscore_support
 
 from allrepro import layout
+from allrepro.combine import ABSTAIN, combine, read_predictions
 from allrepro.fileio import atomic_path, write_csv, write_json
 from allrepro.metrics import classification_metrics
 from allrepro.params import ParamsError, ensemble_members
 from allrepro.params import classes as class_names
-
-ABSTAIN = -1
-
-
-def combine(probas: list[np.ndarray], weights: list[float], gamma: float, fallback: str = "abstain",
-            best: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted class per image, ABSTAIN where not confident; the combined probabilities)."""
-    if len(probas) != len(weights):
-        raise ValueError(f"{len(probas)} members but {len(weights)} weights")
-    combined = sum(w * p for w, p in zip(weights, probas))
-    pred = combined.argmax(axis=1)
-    unsure = combined.max(axis=1) < gamma
-    if fallback == "best":
-        pred = np.where(unsure, probas[best].argmax(axis=1), pred)
-    else:
-        pred = np.where(unsure, ABSTAIN, pred)
-    return pred, combined
-
 
 def score(y: np.ndarray, pred: np.ndarray, classes: list[str]) -> dict:
     """Coverage; metrics on all images (an abstention counts as wrong) and on the covered ones;
@@ -74,12 +57,6 @@ def grid(members: dict[str, np.ndarray], y: np.ndarray, classes: list[str], cfg:
                 row.update({f"{c} {m}": v for m, v in s[c].items()})
             rows.append(row)
     return pd.DataFrame(rows)
-
-
-def read_predictions(path: str, classes: list[str]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    df = pd.read_csv(path)
-    y = df["true"].map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=int)
-    return df, y, df[[f"p_{c}" for c in classes]].to_numpy(dtype=float)
 
 
 def corrected_images(paths: pd.Series, y: np.ndarray, members: dict[str, np.ndarray], pred: np.ndarray,
@@ -168,7 +145,7 @@ def ensemble(cfg: dict, exp: str, members_names: list[str], seed: int | None = N
                "test_row_of_validation_choice": test_row.iloc[0].to_dict() if len(test_row) else None,
                "corrected_counts": corrected.groupby(["member", "kind", "class"]).size().rename("n").reset_index()
                .to_dict(orient="records")}
-    from allrepro.evaluate import plot_confusion, plot_roc
+    from allrepro.plots import plot_confusion, plot_roc
     if covered.any():
         cm = np.array(metrics["covered_metrics"]["confusion_matrix"])
     else:

@@ -10,6 +10,7 @@ there is nothing to choose.
 from __future__ import annotations
 
 import fcntl
+import glob
 import os
 from pathlib import Path
 
@@ -21,8 +22,6 @@ def devices() -> list[str]:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         return [d.strip() for d in visible.split(",") if d.strip() not in ("", "-1")]
-    from allrepro.pipeline import gpus_visible
-
     return [str(i) for i in range(gpus_visible())]
 
 
@@ -46,3 +45,11 @@ def claim(slots: Path = SLOTS) -> str | None:
         return device
     raise RuntimeError(f"every GPU ({', '.join(candidates)}) is taken by another job: run with "
                        f"--resources gpu={len(candidates)} at most")
+
+
+def gpus_visible() -> int:
+    """NVIDIA GPUs this machine shows (device files; CUDA_VISIBLE_DEVICES when set), without importing a framework."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() not in ("", "-1")])
+    return len(glob.glob("/dev/nvidia[0-9]*"))

@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from allrepro import layout
-from allrepro.models.summary import paper_values
+from allrepro.papers import paper_values
+from allrepro.params import trained_in
 
 
 def metric(metrics: dict, path: str) -> float | None:
@@ -67,3 +68,22 @@ def patel_ensemble_table(exp: str, paper: str | None = None) -> pd.DataFrame | N
                         "Δ accuracy": round(100 * o["accuracy_all"] - acc, 2)})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def parameter_table(cfg: dict, exp: str, models: list[str]) -> pd.DataFrame:
+    """Our counts (recorded by training) beside idrees Table 4 where the paper has the model."""
+    paper = paper_values()["idrees"]["table4"]
+    rows = []
+    for m in models:
+        info = json.loads(Path(layout.model_file(trained_in(cfg, exp, m), m, "labels.json")).read_text())
+        row = {"model": m, "backbone": info["backbone"], "total": info["params_total"]}
+        for i, t in enumerate(info.get("params_trainable", []), start=1):
+            row[f"trainable phase {i}"] = t
+        if m in paper:
+            ref = paper[m]
+            row.update({"paper total": ref["total"], "paper phase 1": ref["phase1"], "paper phase 2": ref["phase2"],
+                        "Δ total": row["total"] - ref["total"],
+                        "Δ phase 1": row.get("trainable phase 1", 0) - ref["phase1"],
+                        "Δ phase 2": row.get("trainable phase 2", row.get("trainable phase 1", 0)) - ref["phase2"]})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("model")

@@ -7,7 +7,6 @@ so a bad key stops `snakemake` and `dvc repro` alike before a single job runs.
 from __future__ import annotations
 
 import copy
-import json
 import os
 from importlib import resources
 from pathlib import Path
@@ -16,7 +15,6 @@ import jsonschema
 import yaml
 
 DATA_SOURCE_ENV = "ALLREPRO_DATA_SOURCE"
-OVERRIDES_ENV = "ALLREPRO_SET"  # JSON list of KEY=VALUE, set by the Snakefile from --config/--configfile
 
 
 class UserError(Exception):
@@ -33,7 +31,8 @@ def schema() -> dict:
 
 
 def load(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> dict:
-    """Read a params file, apply `key.path=value` overrides, validate, return the dict."""
+    """Read a params file, apply `key.path=value` overrides, validate, return the dict (the overrides it applied
+    under `_overrides`, for the report to show)."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found")
@@ -41,10 +40,9 @@ def load(path: str | Path = "params.yaml", overrides: list[str] | None = None) -
         cfg = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
-    env = json.loads(os.environ.get(OVERRIDES_ENV) or "[]")
-    cfg = apply_overrides(cfg, [*env, *(overrides or [])])
+    cfg = apply_overrides(cfg, list(overrides or []))
     validate(cfg, origin=str(path))
-    return resolve_profile(cfg)
+    return {**resolve_profile(cfg), "_overrides": list(overrides or [])}
 
 
 def resolve_profile(cfg: dict) -> dict:
@@ -118,7 +116,7 @@ def _key(error: jsonschema.ValidationError) -> str:
 
 
 def _semantic_problems(cfg: dict):
-    from allrepro.models.registry import BACKBONES
+    from allrepro.backbones import BACKBONES
 
     for name, data in cfg["datasets"].items():
         if set(data["expected_counts"]) != set(data["classes"]):

@@ -8,10 +8,12 @@ files by construction; tests/test_dag.py checks it against the DAG Snakemake rea
 from __future__ import annotations
 
 import functools
+import shlex
 from dataclasses import dataclass, field
 from typing import Callable
 
 from allrepro import codedeps, layout
+from allrepro.gpuslots import gpus_visible
 from allrepro.params import dataset_of, ensemble_members, model_spec, models_for, repeats, segmented, trained_in
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class Stage:
     wildcards: tuple[str, ...]   # the job's coordinates, in the function's argument order
     outputs: Callable[..., dict]           # (**wildcards) -> {key: path}
     inputs: Callable[..., dict]            # (cfg, **wildcards) -> {key: path}; code dependencies are added
-    params: Callable[..., list]            # (**wildcards) -> the params.yaml keys it reads
+    params: Callable[..., list]            # (cfg, **wildcards) -> the params.yaml keys it reads (ACTIVE: the profile's)
     directories: tuple[str, ...] = ()      # output keys that are folders
     threads: str = "1"                     # "all": every core (Snakemake lowers it to --cores); or a params key (threads())
     gpu: int = 0                           # Snakemake resource: jobs sharing the accelerator
@@ -44,6 +46,11 @@ class Stage:
     def log(self, **wc) -> str:
         return f"logs/{self.name}/" + "/".join(str(wc[w]) for w in self.coordinates("seed" in wc)) + ".log"
 
+
+# A params key under the active profile: `profiles.@.epochs` is `profiles.<profile>.epochs` (DVC: the key itself;
+# Snakemake: its value under this name, so switching to a profile with the same value reruns nothing). Editing a
+# profile that is not in use reruns nothing.
+ACTIVE = "profiles.@"
 
 CLI_ARGS = {"ds": "--dataset", "exp": "--experiment", "model": "--model", "size": "--size", "part": "--part",
             "seed": "--seed"}
@@ -151,44 +158,46 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           "allrepro.acquire:stage", ("ds",),
           outputs=lambda ds: {"dataset": layout.raw_dir(ds), "manifest": layout.raw_manifest(ds),
                               "bad_files": layout.raw_bad_files(ds)},
-          inputs=lambda cfg, ds: {}, params=lambda ds: [f"datasets.{ds}", "data.on_bad_file"],
+          inputs=lambda cfg, ds: {}, params=lambda cfg, ds: [f"datasets.{ds}", "data.on_bad_file"],
           directories=("dataset",)),
     Stage("segment", "HSV segmentation of every image", "allrepro.segment:segment", ("ds",),
           outputs=lambda ds: {"images": layout.seg_dir(ds), "manifest": layout.seg_manifest(ds)},
-          inputs=_raw, params=lambda ds: ["segment"], directories=("images",), threads="all"),
+          inputs=_raw, params=lambda cfg, ds: ["segment"], directories=("images",), threads="all"),
     Stage("duplicates", "exact and near-duplicate clusters of a dataset (data/interim/<dataset>/audit/)",
           "allrepro.audit.duplicates:duplicates", ("ds",),
           outputs=lambda ds: {"table": layout.audit_file(ds, "duplicates.csv"),
                               "summary": layout.audit_file(ds, "duplicates.json")},
-          inputs=_raw, params=lambda ds: ["audit.near_duplicate_distance"]),
+          inputs=_raw, params=lambda cfg, ds: ["audit.near_duplicate_distance"]),
     Stage("agreement", "Dice/IoU of our HSV masks against the dataset's own segmented images",
           "allrepro.audit.segmentation:agreement", ("ds",),
           outputs=lambda ds: {"images": layout.audit_file(ds, "segmentation_images.csv"),
                               "summary": layout.audit_file(ds, "segmentation.csv")},
-          inputs=_raw, params=lambda ds: ["segment", "audit.reference_threshold", f"datasets.{ds}.reference_masks",
+          inputs=_raw, params=lambda cfg, ds: ["segment", "audit.reference_threshold", f"datasets.{ds}.reference_masks",
                                           f"datasets.{ds}.subset"]),
     Stage("split", "stratified split and oversampling of one experiment", "allrepro.split:split", ("exp",),
           outputs=lambda exp: {p: layout.split_csv(exp, p) for p in layout.PARTS},
           inputs=_split_inputs,
-          params=lambda exp: [f"experiments.{exp}.dataset", f"experiments.{exp}.images", f"experiments.{exp}.split",
-                              f"experiments.{exp}.oversample", "profile", "profiles"]),  # a profile may cap the parts
+          params=lambda cfg, exp: [f"experiments.{exp}.dataset", f"experiments.{exp}.images", f"experiments.{exp}.split",
+                                   f"experiments.{exp}.oversample", f"datasets.{dataset_of(cfg, exp)}.classes",
+                                   f"{ACTIVE}.split"]),  # a profile may cap the parts
     Stage("cache", "decode and resize one split part into a uint8 array", "allrepro.cache:stage",
           ("exp", "size", "part"),
           outputs=lambda exp, size, part: {"array": layout.cache_npy(exp, size, part)},
           inputs=lambda cfg, exp, size, part: {"manifest": layout.split_csv(exp, part), "images": _images(cfg, exp)},
-          params=lambda exp, size, part: ["cache"]),
+          params=lambda cfg, exp, size, part: ["cache"]),
     Stage("train", "train one model of one experiment", "allrepro.train:train", ("exp", "model"),
           outputs=lambda exp, model, seed=None: {f.split(".")[0]: layout.model_file(exp, model, f, seed)
                                                  for f in layout.MODEL_FILES},
           inputs=lambda cfg, exp, model, seed=None: _parts(exp, model_spec(cfg, model)["input_size"], ("train", "val")),
-          params=lambda exp, model: ["train", f"models.{model}", f"experiments.{exp}.class_weights", "profile",
-                                     "profiles"],
+          params=lambda cfg, exp, model: ["train", f"models.{model}", f"experiments.{exp}.class_weights",
+                                          f"datasets.{dataset_of(cfg, exp)}.classes", f"{ACTIVE}.epochs",
+                                          f"{ACTIVE}.weights"],
           threads="train.threads", gpu=1, repeated=True),
     Stage("evaluate", "predict the validation and test parts and write metrics", "allrepro.evaluate:evaluate",
           ("exp", "model"),
           outputs=lambda exp, model, seed=None: {f.replace(".", "_"): layout.eval_file(exp, model, f, seed)
                                                  for f in layout.EVAL_FILES},
-          inputs=_evaluate_inputs, params=lambda exp, model: ["evaluate"],
+          inputs=_evaluate_inputs, params=lambda cfg, exp, model: ["evaluate", f"datasets.{dataset_of(cfg, exp)}.classes"],
           figures={"confusion_png": "confusion.rst", "roc_png": "roc.rst"}, repeated=True),
     Stage("ensemble", "weighted-threshold ensemble of an experiment's members (patel eq. 8)",
           "allrepro.ensemble:stage", ("exp",),
@@ -197,27 +206,31 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
                                           "corrected": layout.ensemble_file(exp, "corrected", seed)},
           inputs=lambda cfg, exp, seed=None: {f"{m}_{p}": layout.eval_file(exp, m, f"predictions_{p}.csv", seed)
                                               for m in ensemble_members(cfg, exp) for p in ("val", "test")},
-          params=lambda exp: [f"experiments.{exp}.ensemble", "profile"], directories=("corrected",),
+          params=lambda cfg, exp: [f"experiments.{exp}.ensemble", f"datasets.{dataset_of(cfg, exp)}.classes", "profile", f"{ACTIVE}.like"], directories=("corrected",),
           figures={"confusion_png": "ensemble_confusion.rst", "roc_png": "ensemble_roc.rst"}, repeated=True),
     Stage("audit", "leakage, shortcut baselines (colour, mask size), bootstrap intervals, McNemar and the papers' "
           "numbers", "allrepro.audit.stage:audit", ("exp",),
           outputs=lambda exp, seed=None: {f.replace(".", "_"): layout.exp_audit_file(exp, f, seed)
                                           for f in layout.AUDIT_FILES},
           inputs=_audit_inputs,
-          params=lambda exp: ["audit.bootstrap", "audit.baselines", "audit.close_to_cnn", "profile", "profiles",
-                              f"experiments.{exp}.paper"], repeated=True),
+          params=lambda cfg, exp: ["audit.bootstrap", "audit.baselines", "audit.close_to_cnn", "train.seed",
+                                   f"experiments.{exp}.paper", f"experiments.{exp}.ensemble",
+                                   f"datasets.{dataset_of(cfg, exp)}.classes", "profile", f"{ACTIVE}.like"],
+          repeated=True),
     Stage("spread", "every model's metrics over the training seeds (train.seed and `repeats:`) against the papers'",
           "allrepro.audit.spread:stage", ("exp",),
           outputs=lambda exp: {f.split(".")[0]: layout.spread_file(exp, f) for f in layout.SPREAD_FILES},
-          inputs=_spread_inputs, params=lambda exp: ["train.seed", "repeats", f"experiments.{exp}.paper"]),
+          inputs=_spread_inputs, params=lambda cfg, exp: ["train.seed", "repeats", f"experiments.{exp}.paper"]),
     Stage("report", "render one experiment's HTML report (papermill)", "allrepro.report:stage", ("exp",),
           outputs=lambda exp: {"notebook": layout.report_notebook(exp), "html": layout.report_html(exp)},
-          inputs=_report_inputs, params=lambda exp: ["report", f"experiments.{exp}.paper"],
+          inputs=_report_inputs, params=lambda cfg, exp: ["report", f"experiments.{exp}.paper", f"{ACTIVE}.title"],
           figures={"html": "report.rst"}),
     Stage("export", "bundle an experiment's models (or ensemble) with its model card for predict and serve",
           "allrepro.export:stage", ("exp",),
           outputs=lambda exp: {"bundle": layout.bundle_dir(exp)}, inputs=_export_inputs,
-          params=lambda exp: [f"experiments.{exp}", "segment", "cache", "train", "models", "profile", "profiles"],
+          params=lambda cfg, exp: [f"experiments.{exp}", f"datasets.{dataset_of(cfg, exp)}.classes", "segment", "cache",
+                                   "train", *(f"models.{m}" for m in models_for(cfg, exp)), "profile", f"{ACTIVE}.epochs",
+                                   f"{ACTIVE}.weights", f"{ACTIVE}.like"],
           directories=("bundle",)),
 ]}
 CLI = "allrepro.cli"  # every stage's command; it imports params at module level, the stage's module lazily
@@ -228,17 +241,6 @@ def code(stage: str) -> tuple[str, ...]:
     """Every file of the package a stage's command runs or reads: a change to one reruns the stage."""
     cli = codedeps.module_path(CLI).relative_to(codedeps.PACKAGE).as_posix()
     return tuple(sorted({f"{codedeps.PREFIX}/{cli}", *codedeps.closure([STAGES[stage].module, "allrepro.params"])}))
-
-
-def gpus_visible() -> int:
-    """NVIDIA GPUs this machine shows (device files; CUDA_VISIBLE_DEVICES when set), without importing a framework."""
-    import glob
-    import os
-
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return len([d for d in visible.split(",") if d.strip() not in ("", "-1")])
-    return len(glob.glob("/dev/nvidia[0-9]*"))
 
 
 def threads(cfg: dict, stage: str, cores: int) -> int:
@@ -255,10 +257,12 @@ def threads(cfg: dict, stage: str, cores: int) -> int:
     return max(1, min(int(value), cores))
 
 
-def param_keys(stage: str, **wc) -> list[str]:
-    """The params.yaml keys a stage reads: a change to one of them, and only those, reruns it."""
+def param_keys(cfg: dict, stage: str, active: bool = True, **wc) -> list[str]:
+    """The params.yaml keys a stage reads: a change to one of them, and only those, reruns it. `active`: the active
+    profile's name in place of `@` (the key as it is in params.yaml)."""
     st = STAGES[stage]
-    return st.params(**{w: wc[w] for w in st.wildcards})
+    keys = st.params(cfg, **{w: wc[w] for w in st.wildcards})
+    return [k.replace("@", cfg["profile"], 1) if active and k.startswith(ACTIVE) else k for k in keys]
 
 
 def has_reference(cfg: dict, ds: str) -> bool:
@@ -270,7 +274,7 @@ def param_values(cfg: dict, keys: list[str]) -> dict:
     out = {}
     for key in keys:
         node = cfg
-        for part in key.split("."):
+        for part in key.replace("@", cfg["profile"], 1).split(".") if key.startswith(ACTIVE) else key.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         out[key] = node
     return out
@@ -303,11 +307,24 @@ def inputs(cfg: dict, stage: str, **wc) -> dict:
             **st.inputs(cfg, **{w: wc[w] for w in st.coordinates("seed" in wc)})}
 
 
-def command(stage: str, seeded: bool = False, **wc) -> str:
-    """The one command a job runs, identical under Snakemake and DVC (wildcards not given: patterns)."""
+def command(stage: str, seeded: bool = False, overrides: list[str] = (), **wc) -> str:
+    """The one command a job runs, identical under Snakemake and DVC (wildcards not given: patterns). `overrides`:
+    the job's `--set KEY=VALUE` (Snakemake's --config values that differ from params.yaml), in the command, so the
+    log and a rerun show them."""
     st = STAGES[stage]
     args = "".join(f" {CLI_ARGS[w]} {wc.get(w, PATTERNS[w])}" for w in st.coordinates(seeded or "seed" in wc))
-    return f"allrepro {stage} --params params.yaml{args}"
+    sets = "".join(f" --set {shlex.quote(o)}" for o in overrides)
+    return f"allrepro {stage} --params params.yaml{args}{sets}"
+
+
+def overrides_for(cfg: dict, stage: str, overrides: list[str], **wc) -> list[str]:
+    """The overrides a job reads: those of its params keys (or below or above them), and the selection keys every
+    stage resolves its models and paths with (profile, repeats)."""
+    keys = param_keys(cfg, stage, **wc)
+    def reads(key: str) -> bool:
+        return key in ("profile", "repeats") or any(
+            key == k or key.startswith(k + ".") or k.startswith(key + ".") for k in keys)
+    return [o for o in overrides if reads(o.partition("=")[0])]
 
 
 def jobs(cfg: dict, experiments: list[str] | None = None) -> list[dict]:
@@ -348,13 +365,28 @@ def jobs(cfg: dict, experiments: list[str] | None = None) -> list[dict]:
     return out
 
 
+def show(cfg: dict, stage: str, wc: dict) -> str:
+    """`allrepro <stage> ... --show`: the job's command, the files it reads (its code apart) and writes, the params
+    keys it reads with their values, as YAML."""
+    import yaml
+
+    job = _job(cfg, stage, wc)
+    code_files = set(code(stage))
+    sets = overrides_for(cfg, stage, cfg.get("_overrides", []), **wc)
+    return yaml.safe_dump({"job": job["name"], "command": command(stage, overrides=sets, **wc),
+                           "reads": [d for d in job["deps"] if d not in code_files],
+                           "code": sorted(code_files),
+                           "params": param_values(cfg, param_keys(cfg, stage, **wc)),
+                           "writes": job["outs"]}, sort_keys=False, width=120, allow_unicode=True)
+
+
 def _job(cfg: dict, stage: str, wc: dict) -> dict:
     name = "_".join([stage, *(f"seed{v}" if w == "seed" else str(v) for w, v in wc.items())])
     return {"name": name, "stage": stage, "wildcards": wc, "cmd": command(stage, **wc),
             "deps": list(dict.fromkeys(inputs(cfg, stage, **wc).values())),
             "outs": list(outputs(stage, **wc).values()),
             # DVC refuses a params key that is not in params.yaml: optional keys are listed only when set
-            "params": [k for k in param_keys(stage, **wc) if _present(cfg, k)]}
+            "params": [k for k in param_keys(cfg, stage, **wc) if _present(cfg, k)]}
 
 
 def _present(cfg: dict, key: str) -> bool:

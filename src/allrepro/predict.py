@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from allrepro.cache import prepare
+from allrepro.images import prepare
 from allrepro.params import UserError
 
 NO_CONFIDENT = "no confident prediction"
@@ -116,7 +116,7 @@ def load_bundle(path: str | Path) -> Bundle:
 
 def model_inputs(bgr: np.ndarray, bundle: Bundle) -> tuple[dict[int, np.ndarray], np.ndarray | None]:
     """{input size: RGB uint8 array}, and the HSV mask when the bundle segments (else None)."""
-    from allrepro.segment import segment_image
+    from allrepro.hsv import segment_image
 
     mask = None
     if bundle.segmented:
@@ -128,7 +128,7 @@ def model_inputs(bgr: np.ndarray, bundle: Bundle) -> tuple[dict[int, np.ndarray]
 
 def score(bundle: Bundle, images: list[np.ndarray], batch_size: int = 64) -> list[dict]:
     """Per image: each member's probabilities and vote, the decision and the probabilities behind it."""
-    from allrepro.ensemble import ABSTAIN, combine
+    from allrepro.combine import ABSTAIN, combine
 
     if not images:
         return []

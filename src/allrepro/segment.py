@@ -10,35 +10,12 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from allrepro import layout
 from allrepro.fileio import atomic_path, sha256_file, write_csv
-
-
-def hsv_mask(bgr: np.ndarray, params: dict) -> np.ndarray:
-    """uint8 mask (0 or 255) of the pixels inside the HSV interval, cleaned morphologically."""
-    hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
-    mask = cv2.inRange(hsv, np.array(params["hsv_lower"], np.uint8), np.array(params["hsv_upper"], np.uint8))
-    if params["open_kernel"] > 0:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (params["open_kernel"],) * 2)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
-    if params["close_kernel"] > 0:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (params["close_kernel"],) * 2)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
-    if params["min_area"] > 0:
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        keep = np.zeros(n, bool)
-        keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= params["min_area"]
-        mask = np.where(keep[labels], 255, 0).astype(np.uint8)
-    return mask
-
-
-def segment_image(bgr: np.ndarray, params: dict) -> tuple[np.ndarray, np.ndarray]:
-    mask = hsv_mask(bgr, params)
-    return cv2.bitwise_and(bgr, bgr, mask=mask), mask
+from allrepro.hsv import segment_image
 
 
 def _one(job: tuple[str, str, str, dict]) -> dict:

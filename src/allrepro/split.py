@@ -63,7 +63,7 @@ def assign_parts(table: pd.DataFrame, classes: list[str], ratios: dict, rounding
 def split_groups(subjects: pd.Series, near_cluster: np.ndarray, by_subject: bool) -> pd.Series:
     """Groups that keep every near-duplicate cluster in one part (group_near_duplicates), and every subject
     too when the split is also grouped by subject: the connected components of both relations."""
-    from allrepro.audit.duplicates import clusters
+    from allrepro.audit.twins import clusters
 
     keys = [near_cluster] + ([pd.factorize(subjects)[0]] if by_subject else [])
     rows, cols = [], []

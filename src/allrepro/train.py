@@ -22,7 +22,9 @@ import pandas as pd
 from sklearn.utils.class_weight import compute_class_weight
 
 from allrepro import layout, runtime
+from allrepro.arrays import load_part
 from allrepro.fileio import atomic_path, write_csv, write_json
+from allrepro.models.trainable import count_trainable, set_trainable
 from allrepro.params import classes as class_names
 from allrepro.params import experiment, model_spec
 from allrepro.resume import CallbackState, EpochSeeds, epoch_batches
@@ -30,31 +32,6 @@ from allrepro.resume import CallbackState, EpochSeeds, epoch_batches
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamax": keras.optimizers.Adamax,
               "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
 KILL_ENV = "ALLREPRO_TEST_KILL_AT_EPOCH"  # tests only: SIGKILL this process after that epoch is saved
-
-
-def load_part(exp: str, part: str, size: int) -> tuple[np.ndarray, np.ndarray]:
-    x = np.load(layout.cache_npy(exp, size, part))
-    y = pd.read_csv(layout.split_csv(exp, part))["label"].to_numpy()
-    if len(x) != len(y):
-        raise RuntimeError(f"{layout.cache_npy(exp, size, part)}: {len(x)} rows but "
-                           f"{layout.split_csv(exp, part)} has {len(y)}; rerun the cache stage")
-    return x, y
-
-
-def set_trainable(backbone: keras.Model, trainable) -> None:
-    """'head': backbone frozen; 'all': everything trains; N: only the backbone's top N layers train.
-
-    Each layer is set explicitly: Keras does not propagate `trainable = True` to sublayers that were
-    frozen while the parent already was trainable."""
-    backbone.trainable = trainable != "head"
-    n = len(backbone.layers)
-    first = n if trainable == "head" else 0 if trainable == "all" else max(0, n - int(trainable))
-    for i, layer in enumerate(backbone.layers):
-        layer.trainable = i >= first
-
-
-def count_trainable(model: keras.Model) -> int:
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
 def optimizer(phase: dict, steps_per_epoch: int) -> keras.optimizers.Optimizer:
@@ -240,7 +217,7 @@ def train(cfg: dict, exp: str, model_name: str, seed: int | None = None) -> dict
             "weights": spec.get("weights"), "seed": cfg["train"]["seed"], "train_rows": int(len(y_train)), "epochs": epoch,
             "params_total": int(model.count_params()), "params_trainable": trainable, "runtime": setup,
             "seconds": round(time.time() - started, 1), **throughput_summary(history),
-            "peak_memory_mib": runtime.peak_memory_mib()}
+            "peak_memory_mib": runtime.peak_memory_mib(), "overrides": cfg.get("_overrides", [])}
     write_json(info, out / "labels.json")
     shutil.rmtree(work)
     print(f"train {exp}/{model_name}: {epoch} epochs in {info['seconds']} s on {setup['backend']} "

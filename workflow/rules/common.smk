@@ -8,7 +8,6 @@ from snakemake.exceptions import WorkflowError
 
 from allrepro import layout, pipeline
 from allrepro.params import (
-    OVERRIDES_ENV,
     ParamsError,
     from_snakemake,
     selected_experiments,
@@ -48,15 +47,17 @@ def _overrides():
     ]
 
 
-# Passed in the environment, not on the command line: the shell command stays the one in dvc.yaml, and
-# Snakemake's per-rule params (below) decide what reruns, not a changed command line.
-os.environ[OVERRIDES_ENV] = json.dumps(_overrides())
+# Passed to the jobs on their command line (`--set KEY=VALUE`, only the keys a job reads): the log and a rerun show
+# them, and a job without overrides runs the very command dvc.yaml has.
+OVERRIDES = _overrides()
 
 
 def stage_params(stage):
     """The params a stage reads, as Snakemake params: a change to them (only) reruns the job."""
     return lambda w: json.dumps(
-        pipeline.param_values(config, pipeline.param_keys(stage, **dict(w.items()))),
+        pipeline.param_values(
+            config, pipeline.param_keys(config, stage, active=False, **dict(w.items()))
+        ),
         sort_keys=True,
     )
 
@@ -92,7 +93,12 @@ def stage_command(stage):
     """The job's command, the one in dvc.yaml, as a param: a rule's shell: is evaluated when the job runs, after
     the loop in stages.smk has moved on, so it cannot name its stage; a param is bound when the rule is made.
     """
-    return lambda wildcards: pipeline.command(stage, **dict(wildcards.items()))
+    def command(wildcards):
+        wc = dict(wildcards.items())
+        sets = pipeline.overrides_for(config, stage, OVERRIDES, **wc)
+        return pipeline.command(stage, overrides=sets, **wc)
+
+    return command
 
 
 wildcard_constraints:

@@ -18,7 +18,7 @@ import pandas as pd
 from allrepro import layout
 from allrepro.fileio import write_csv
 from allrepro.params import ParamsError
-from allrepro.segment import hsv_mask
+from allrepro.hsv import hsv_mask
 
 
 def reference_path(raw_path: str, subset: str, reference: str) -> str:

@@ -18,11 +18,11 @@ from pathlib import Path
 import pandas as pd
 
 from allrepro import layout
-from allrepro.audit.duplicates import leakage
+from allrepro.audit.twins import leakage
 from allrepro.audit.shortcuts import MASK_BASELINE, foreground_by_class, mask_baseline, run_baselines
 from allrepro.audit.uncertainty import bootstrap, mcnemar, paper_check
 from allrepro.fileio import write_csv, write_json
-from allrepro.models.summary import paper_values
+from allrepro.papers import paper_values
 from allrepro.params import classes as class_names
 from allrepro.params import dataset_of, ensemble_members, models_for, paper_of, segmented
 
@@ -40,7 +40,7 @@ def test_predictions(cfg: dict, exp: str, seed: int | None = None) -> dict[str, 
 def ensemble_configurations(cfg: dict, exp: str, paper: str, classes: list[str], seed: int | None = None) -> tuple[dict, dict]:
     """Our test predictions for every weights x gamma configuration the paper reports ('Overall' rows), so
     each of its numbers (99.96% included) can be held against an interval of the same configuration."""
-    from allrepro.ensemble import combine, read_predictions
+    from allrepro.combine import combine, read_predictions
 
     reported = paper_values().get(paper, {}).get("ensemble_overall")
     members = ensemble_members(cfg, exp)

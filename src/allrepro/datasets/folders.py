@@ -15,7 +15,6 @@ import re
 from collections import Counter
 from pathlib import Path, PurePosixPath
 
-import cv2
 import pandas as pd
 from tqdm import tqdm
 

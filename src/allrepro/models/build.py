@@ -9,7 +9,7 @@ from keras import layers
 from allrepro.models import alexnet, small_cnn
 from allrepro.models.layers import Preprocess, RandomAffine
 from allrepro.models.mseenet import inception_module
-from allrepro.models.registry import BACKBONES
+from allrepro.backbones import BACKBONES
 
 CUSTOM = {"small_cnn": small_cnn.build, "alexnet": alexnet.build}  # backbones built in this package
 

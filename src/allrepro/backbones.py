@@ -1,7 +1,7 @@
 """Backbone registry: name -> (keras.applications constructor, preprocessing mode).
 
 Names are plain strings so params validation can check them without importing Keras. keras.applications
-backbones are built with include_top=False; the hand-built ones (constructor None) live in this package
+backbones are built with include_top=False; the hand-built ones (constructor None) live in allrepro.models
 and are imported by models/build.py, so that the stages that build them depend on their source.
 """
 from __future__ import annotations
