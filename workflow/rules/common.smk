@@ -117,4 +117,4 @@ def record_in_dvc():
     from allrepro.params import load
 
     made = {str(f) for job in workflow.dag.jobs for f in job.output}
-    print(dvcyaml.record(load("params.yaml"), made, _overrides()))
+    print(dvcyaml.record(load("params.yaml"), made, OVERRIDES))
