@@ -93,6 +93,7 @@ def stage_command(stage):
     """The job's command, the one in dvc.yaml, as a param: a rule's shell: is evaluated when the job runs, after
     the loop in stages.smk has moved on, so it cannot name its stage; a param is bound when the rule is made.
     """
+
     def command(wildcards):
         wc = dict(wildcards.items())
         sets = pipeline.overrides_for(config, stage, OVERRIDES, **wc)
