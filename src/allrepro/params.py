@@ -136,8 +136,9 @@ def _semantic_problems(cfg: dict):
     like = cfg["profiles"][cfg["profile"]].get("like")
     if like and like not in cfg["profiles"]:
         yield f"key 'profiles.{cfg['profile']}.like': unknown profile {like!r}"
-    if cfg["experiment"] not in [*cfg["experiments"], "all"]:
-        yield f"key 'experiment': unknown experiment {cfg['experiment']!r} (known: {', '.join(cfg['experiments'])})"
+    for name in str(cfg["experiment"]).split(","):
+        if name not in [*cfg["experiments"], "all"]:
+            yield f"key 'experiment': unknown experiment {name!r} (known: {', '.join(cfg['experiments'])}, all)"
     for name, exp in cfg["experiments"].items():
         if exp["dataset"] not in cfg["datasets"]:
             yield f"key 'experiments.{name}.dataset': unknown dataset {exp['dataset']!r}"
@@ -207,8 +208,9 @@ def experiment(cfg: dict, name: str | None = None) -> dict:
 
 
 def selected_experiments(cfg: dict) -> list[str]:
-    """`experiment: all` runs every experiment block."""
-    return list(cfg["experiments"]) if cfg["experiment"] == "all" else [cfg["experiment"]]
+    """`experiment: idrees` runs one experiment block, `idrees,patel` those (in params order), `all` every one."""
+    names = str(cfg["experiment"]).split(",")
+    return [e for e in cfg["experiments"] if "all" in names or e in names]
 
 
 def models_for(cfg: dict, name: str | None = None) -> list[str]:

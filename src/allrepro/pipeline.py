@@ -34,6 +34,7 @@ class Stage:
     gpu: int = 0                           # Snakemake resource: jobs sharing the accelerator
     figures: dict = field(default_factory=dict)  # output key -> caption (workflow/report/): `snakemake --report`
     repeated: bool = False                 # also run once per seed of `repeats:` (one more coordinate: seed)
+    fanout: Callable[..., list] = lambda cfg, plan: []  # (cfg, plan()) -> the jobs' wildcards, in DAG order
 
     @property
     def module(self) -> str:
@@ -159,32 +160,37 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           outputs=lambda ds: {"dataset": layout.raw_dir(ds), "manifest": layout.raw_manifest(ds),
                               "bad_files": layout.raw_bad_files(ds)},
           inputs=lambda cfg, ds: {}, params=lambda cfg, ds: [f"datasets.{ds}", "data.on_bad_file"],
-          directories=("dataset",)),
+          directories=("dataset",), fanout=lambda cfg, p: [{"ds": d} for d in p["datasets"]]),
     Stage("segment", "HSV segmentation of every image", "allrepro.segment:segment", ("ds",),
           outputs=lambda ds: {"images": layout.seg_dir(ds), "manifest": layout.seg_manifest(ds)},
-          inputs=_raw, params=lambda cfg, ds: ["segment"], directories=("images",), threads="all"),
+          inputs=_raw, params=lambda cfg, ds: ["segment"], directories=("images",), threads="all",
+          fanout=lambda cfg, p: [{"ds": d} for d in p["datasets"] if d in p["segmented"]]),
     Stage("duplicates", "exact and near-duplicate clusters of a dataset (data/interim/<dataset>/audit/)",
           "allrepro.audit.duplicates:duplicates", ("ds",),
           outputs=lambda ds: {"table": layout.audit_file(ds, "duplicates.csv"),
                               "summary": layout.audit_file(ds, "duplicates.json")},
-          inputs=_raw, params=lambda cfg, ds: ["audit.near_duplicate_distance"]),
+          inputs=_raw, params=lambda cfg, ds: ["audit.near_duplicate_distance"],
+          fanout=lambda cfg, p: [{"ds": d} for d in p["datasets"]]),
     Stage("agreement", "Dice/IoU of our HSV masks against the dataset's own segmented images",
           "allrepro.audit.segmentation:agreement", ("ds",),
           outputs=lambda ds: {"images": layout.audit_file(ds, "segmentation_images.csv"),
                               "summary": layout.audit_file(ds, "segmentation.csv")},
           inputs=_raw, params=lambda cfg, ds: ["segment", "audit.reference_threshold", f"datasets.{ds}.reference_masks",
-                                          f"datasets.{ds}.subset"]),
+                                          f"datasets.{ds}.subset"],
+          fanout=lambda cfg, p: [{"ds": d} for d in p["datasets"] if has_reference(cfg, d)]),
     Stage("split", "stratified split and oversampling of one experiment", "allrepro.split:split", ("exp",),
           outputs=lambda exp: {p: layout.split_csv(exp, p) for p in layout.PARTS},
           inputs=_split_inputs,
           params=lambda cfg, exp: [f"experiments.{exp}.dataset", f"experiments.{exp}.images", f"experiments.{exp}.split",
                                    f"experiments.{exp}.oversample", f"datasets.{dataset_of(cfg, exp)}.classes",
-                                   f"{ACTIVE}.split"]),  # a profile may cap the parts
+                                   f"{ACTIVE}.split"],  # a profile may cap the parts
+          fanout=lambda cfg, p: [{"exp": e} for e in p["built"]]),
     Stage("cache", "decode and resize one split part into a uint8 array", "allrepro.cache:stage",
           ("exp", "size", "part"),
           outputs=lambda exp, size, part: {"array": layout.cache_npy(exp, size, part)},
           inputs=lambda cfg, exp, size, part: {"manifest": layout.split_csv(exp, part), "images": _images(cfg, exp)},
-          params=lambda cfg, exp, size, part: ["cache"]),
+          params=lambda cfg, exp, size, part: ["cache"],
+          fanout=lambda cfg, p: [{"exp": e, "size": size, "part": part} for e in p["built"] for size, part in p["parts"][e]]),
     Stage("train", "train one model of one experiment", "allrepro.train:train", ("exp", "model"),
           outputs=lambda exp, model, seed=None: {f.split(".")[0]: layout.model_file(exp, model, f, seed)
                                                  for f in layout.MODEL_FILES},
@@ -192,13 +198,16 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           params=lambda cfg, exp, model: ["train", f"models.{model}", f"experiments.{exp}.class_weights",
                                           f"datasets.{dataset_of(cfg, exp)}.classes", f"{ACTIVE}.epochs",
                                           f"{ACTIVE}.weights"],
-          threads="train.threads", gpu=1, repeated=True),
+          threads="train.threads", gpu=1, repeated=True,
+          fanout=lambda cfg, p: [{"exp": e, "model": m, **at} for at in p["seeds"] for e in p["built"] for m in p["own"][e]]),
     Stage("evaluate", "predict the validation and test parts and write metrics", "allrepro.evaluate:evaluate",
           ("exp", "model"),
           outputs=lambda exp, model, seed=None: {f.replace(".", "_"): layout.eval_file(exp, model, f, seed)
                                                  for f in layout.EVAL_FILES},
           inputs=_evaluate_inputs, params=lambda cfg, exp, model: ["evaluate", f"datasets.{dataset_of(cfg, exp)}.classes"],
-          figures={"confusion_png": "confusion.rst", "roc_png": "roc.rst"}, repeated=True),
+          figures={"confusion_png": "confusion.rst", "roc_png": "roc.rst"}, repeated=True,
+          fanout=lambda cfg, p: [{"exp": e, "model": m, **at} for at in p["seeds"] for e in p["selected"]
+                                 for m in models_for(cfg, e)]),
     Stage("ensemble", "weighted-threshold ensemble of an experiment's members (patel eq. 8)",
           "allrepro.ensemble:stage", ("exp",),
           outputs=lambda exp, seed=None: {**{f.replace(".", "_"): layout.ensemble_file(exp, f, seed)
@@ -207,7 +216,8 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           inputs=lambda cfg, exp, seed=None: {f"{m}_{p}": layout.eval_file(exp, m, f"predictions_{p}.csv", seed)
                                               for m in ensemble_members(cfg, exp) for p in ("val", "test")},
           params=lambda cfg, exp: [f"experiments.{exp}.ensemble", f"datasets.{dataset_of(cfg, exp)}.classes", "profile", f"{ACTIVE}.like"], directories=("corrected",),
-          figures={"confusion_png": "ensemble_confusion.rst", "roc_png": "ensemble_roc.rst"}, repeated=True),
+          figures={"confusion_png": "ensemble_confusion.rst", "roc_png": "ensemble_roc.rst"}, repeated=True,
+          fanout=lambda cfg, p: [{"exp": e, **at} for at in p["seeds"] for e in p["selected"] if ensemble_members(cfg, e)]),
     Stage("audit", "leakage, shortcut baselines (colour, mask size), bootstrap intervals, McNemar and the papers' "
           "numbers", "allrepro.audit.stage:audit", ("exp",),
           outputs=lambda exp, seed=None: {f.replace(".", "_"): layout.exp_audit_file(exp, f, seed)
@@ -216,22 +226,23 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           params=lambda cfg, exp: ["audit.bootstrap", "audit.baselines", "audit.close_to_cnn", "train.seed",
                                    f"experiments.{exp}.paper", f"experiments.{exp}.ensemble",
                                    f"datasets.{dataset_of(cfg, exp)}.classes", "profile", f"{ACTIVE}.like"],
-          repeated=True),
+          repeated=True, fanout=lambda cfg, p: [{"exp": e, **at} for at in p["seeds"] for e in p["selected"]]),
     Stage("spread", "every model's metrics over the training seeds (train.seed and `repeats:`) against the papers'",
           "allrepro.audit.spread:stage", ("exp",),
           outputs=lambda exp: {f.split(".")[0]: layout.spread_file(exp, f) for f in layout.SPREAD_FILES},
-          inputs=_spread_inputs, params=lambda cfg, exp: ["train.seed", "repeats", f"experiments.{exp}.paper"]),
+          inputs=_spread_inputs, params=lambda cfg, exp: ["train.seed", "repeats", f"experiments.{exp}.paper"],
+          fanout=lambda cfg, p: [{"exp": e} for e in p["selected"]]),
     Stage("report", "render one experiment's HTML report (papermill)", "allrepro.report:stage", ("exp",),
           outputs=lambda exp: {"notebook": layout.report_notebook(exp), "html": layout.report_html(exp)},
           inputs=_report_inputs, params=lambda cfg, exp: ["report", f"experiments.{exp}.paper", f"{ACTIVE}.title"],
-          figures={"html": "report.rst"}),
+          figures={"html": "report.rst"}, fanout=lambda cfg, p: [{"exp": e} for e in p["selected"]]),
     Stage("export", "bundle an experiment's models (or ensemble) with its model card for predict and serve",
           "allrepro.export:stage", ("exp",),
           outputs=lambda exp: {"bundle": layout.bundle_dir(exp)}, inputs=_export_inputs,
           params=lambda cfg, exp: [f"experiments.{exp}", f"datasets.{dataset_of(cfg, exp)}.classes", "segment", "cache",
                                    "train", *(f"models.{m}" for m in models_for(cfg, exp)), "profile", f"{ACTIVE}.epochs",
                                    f"{ACTIVE}.weights", f"{ACTIVE}.like"],
-          directories=("bundle",)),
+          directories=("bundle",), fanout=lambda cfg, p: [{"exp": e} for e in p["selected"]]),
 ]}
 CLI = "allrepro.cli"  # every stage's command; it imports params at module level, the stage's module lazily
 
@@ -327,42 +338,35 @@ def overrides_for(cfg: dict, stage: str, overrides: list[str], **wc) -> list[str
     return [o for o in overrides if reads(o.partition("=")[0])]
 
 
-def jobs(cfg: dict, experiments: list[str] | None = None) -> list[dict]:
-    """Every job of the DAG for the chosen experiments, in run order, with concrete paths. A model is
-    trained once, in the job of the experiment `trained_in` names, and evaluated by every experiment."""
-    experiments = experiments or list(cfg["experiments"])
-    trained = {e: [] for e in cfg["experiments"]}  # experiment -> the models its train jobs make
-    for exp in experiments:
+def plan(cfg: dict, experiments: list[str] | None = None) -> dict:
+    """What the records' fan-outs iterate over, for the chosen experiments: their datasets (and those segmented),
+    the experiments whose data stages run (`built`: the chosen ones and those that train a model for them — a
+    model is trained once, in the experiment `trained_in` names, and evaluated by every experiment that uses it),
+    each one's own training jobs, the cached parts each input size needs (training reads train+val, evaluation
+    val+test), and the seeds (the primary run, then each repeat)."""
+    selected = experiments or list(cfg["experiments"])
+    own = {e: [] for e in cfg["experiments"]}
+    for exp in selected:
         for m in models_for(cfg, exp):
-            trained[trained_in(cfg, exp, m)].append(m)
-    helpers = [e for e in cfg["experiments"] if trained[e] and e not in experiments]  # train for others only
-    everything = helpers + experiments
-    datasets = list(dict.fromkeys(dataset_of(cfg, e) for e in everything))
-    out = [_job(cfg, "acquire", {"ds": ds}) for ds in datasets]
-    out += [_job(cfg, "segment", {"ds": ds}) for ds in datasets
-            if any(dataset_of(cfg, e) == ds and cfg["experiments"][e]["images"] == "segmented" for e in everything)]
-    out += [_job(cfg, "duplicates", {"ds": ds}) for ds in datasets]
-    out += [_job(cfg, "agreement", {"ds": ds}) for ds in datasets if has_reference(cfg, ds)]
-    for exp in everything:
-        models = models_for(cfg, exp) if exp in experiments else []
-        own = list(dict.fromkeys(trained[exp]))
-        parts = {}  # input size -> the cached parts its jobs read: training reads train+val, evaluation val+test
-        for m, needs in [(m, ("train", "val")) for m in own] + [(m, ("val", "test")) for m in models]:
-            parts.setdefault(model_spec(cfg, m)["input_size"], set()).update(needs)
-        out.append(_job(cfg, "split", {"exp": exp}))
-        out += [_job(cfg, "cache", {"exp": exp, "size": s, "part": p})
-                for s in sorted(parts) for p in layout.PARTS if p in parts[s]]
-        for seed in [None, *repeats(cfg)]:  # the primary run, then each repeat (its own train/evaluate/...)
-            at = {} if seed is None else {"seed": seed}
-            out += [_job(cfg, "train", {"exp": exp, "model": m, **at}) for m in own]
-            out += [_job(cfg, "evaluate", {"exp": exp, "model": m, **at}) for m in models]
-            if models and ensemble_members(cfg, exp):
-                out.append(_job(cfg, "ensemble", {"exp": exp, **at}))
-            if models:
-                out.append(_job(cfg, "audit", {"exp": exp, **at}))
-        if models:
-            out += [_job(cfg, st, {"exp": exp}) for st in ("spread", "report", "export")]
-    return out
+            own[trained_in(cfg, exp, m)].append(m)
+    built = [e for e in cfg["experiments"] if own[e] and e not in selected] + selected
+    parts = {}
+    for exp in built:
+        needs = {}
+        for m, p in [(m, ("train", "val")) for m in own[exp]] + [(m, ("val", "test")) for m in
+                                                                   (models_for(cfg, exp) if exp in selected else [])]:
+            needs.setdefault(model_spec(cfg, m)["input_size"], set()).update(p)
+        parts[exp] = [(size, part) for size in sorted(needs) for part in layout.PARTS if part in needs[size]]
+    datasets = list(dict.fromkeys(dataset_of(cfg, e) for e in built))
+    return {"datasets": datasets, "segmented": {dataset_of(cfg, e) for e in built if segmented(cfg, e)},
+            "built": built, "selected": selected, "own": {e: list(dict.fromkeys(ms)) for e, ms in own.items()},
+            "parts": parts, "seeds": [{}, *({"seed": s} for s in repeats(cfg))]}
+
+
+def jobs(cfg: dict, experiments: list[str] | None = None) -> list[dict]:
+    """Every job of the DAG for the chosen experiments, stage by stage, with concrete paths: each record's fan-out."""
+    p = plan(cfg, experiments)
+    return [_job(cfg, name, wc) for name, st in STAGES.items() for wc in st.fanout(cfg, p)]
 
 
 def show(cfg: dict, stage: str, wc: dict) -> str:
