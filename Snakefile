@@ -19,8 +19,7 @@ include: "workflow/rules/stages.smk"
 rule all:
     default_target: True
     input:
-        [layout.report_html(e) for e in EXPERIMENTS],
-        [layout.bundle_dir(e) for e in EXPERIMENTS],
+        ALL_OUTPUTS,
 
 
 onsuccess:

@@ -26,6 +26,8 @@ ENV = "../../envs/allrepro.yaml"
 # no job (`snakemake --unlock`, `--list-rules`), which then refused to start.
 ALL_CORES = os.cpu_count() or 1
 EXPERIMENTS = selected_experiments(config)  # --config experiment=all runs them all
+# every output of every job of the selection: the same jobs `dvc repro` runs (pipeline.jobs, each record's fan-out)
+ALL_OUTPUTS = [out for job in pipeline.jobs(config, EXPERIMENTS) for out in job["outs"]]
 
 
 def _flatten(node, prefix=""):
