@@ -120,6 +120,41 @@ def test_snakemake_ensemble_param_reruns_ensemble_and_report_never_training(tiny
     assert sorted(snakemake_jobs(out.stdout + out.stderr)) == ["all", "audit", "ensemble", "export", "report", "spread"]
 
 
+def test_dvc_exp_run_after_snakemake_reruns_training_onward_only_and_deletes_nothing(tiny):
+    """The two engines on one workspace: after Snakemake's runs (its onsuccess recorded them in dvc.lock),
+    `dvc exp run -S train.seed=7` runs training and what follows it, never a data stage, and every data file keeps
+    its bytes; `dvc exp show` has both seeds; `snakemake --touch` then records DVC's work, after which Snakemake has
+    nothing to do. The workspace is put back to seed 42 afterwards (git and DVC checkout)."""
+    project, env = tiny
+    assert "up to date" in run(["dvc", "status"], project, env).stdout  # Snakemake's runs above, recorded
+    run(["git", "add", "-A"], project, env)
+    run(["git", "commit", "-qm", "Snakemake's run"], project, env)  # an experiment starts from a commit
+    data = {str(p): tree_digest(p) for p in sorted((project / "data").rglob("*")) if p.is_file()}
+    out = run(["dvc", "exp", "run", "-S", "train.seed=7"], project, env)
+    ran = {name.split("_")[0] for name in dvc_stages(out.stdout)}
+    assert ran == {"train", "evaluate", "ensemble", "audit", "spread", "report", "export"}, out.stdout
+    assert "No file hash info found" not in out.stdout + out.stderr
+    assert {str(p): tree_digest(p) for p in sorted((project / "data").rglob("*")) if p.is_file()} == data
+    table = json.loads(run(["dvc", "exp", "show", "--json"], project, env).stdout)
+
+    def accuracy(seed):
+        for rev in find(table, lambda d: (((d.get("params") or {}).get("params.yaml") or {}).get("data") or {})
+                        .get("train", {}).get("seed") == seed and d.get("metrics")):
+            metric = rev["metrics"].get("reports/idrees/quick_cnn/metrics.json", {}).get("data", {})
+            if "accuracy" in metric:
+                return metric["accuracy"]
+
+    assert accuracy(42) is not None and accuracy(7) is not None
+    assert run(["snakemake", "-n", *SNAKEMAKE[1:]], project, env).stdout.count("rule train") >= 1  # its metadata: seed 42
+    run(["snakemake", "--touch", *SNAKEMAKE[1:]], project, env)
+    dry = run(["snakemake", "-n", *SNAKEMAKE[1:]], project, env)
+    assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
+    run(["git", "checkout", "--", "."], project, env)  # seed 42 again: params, dvc.lock and git-kept outputs
+    run(["dvc", "checkout", "--force"], project, env)
+    run(["snakemake", "--touch", *SNAKEMAKE[1:]], project, env)
+    assert json.loads((project / "models/idrees/quick_cnn/labels.json").read_text())["seed"] == 42
+
+
 def test_dag_matches_dvc_yaml(tiny):
     """Every Snakemake job has a dvc.yaml stage with the same command, inputs and outputs, and vice versa."""
     project, env = tiny
@@ -224,40 +259,6 @@ def find(node, test):
     if isinstance(node, list):
         for item in node:
             yield from find(item, test)
-
-
-def test_dvc_exp_run_after_snakemake_reruns_training_onward_only_and_deletes_nothing(tiny):
-    """The two engines on one workspace: after Snakemake's runs (its onsuccess recorded them in dvc.lock),
-    `dvc exp run -S train.seed=7` runs training and what follows it, never a data stage, and every data file keeps
-    its bytes; `dvc exp show` has both seeds; `snakemake --touch` then records DVC's work, after which Snakemake has
-    nothing to do. The workspace is put back to seed 42 afterwards (git and DVC checkout)."""
-    project, env = tiny
-    run(["snakemake", *SNAKEMAKE[1:]], project, env)  # the last tests' edits made by Snakemake, recorded
-    assert "up to date" in run(["dvc", "status"], project, env).stdout
-    data = {str(p): tree_digest(p) for p in sorted((project / "data").rglob("*")) if p.is_file()}
-    out = run(["dvc", "exp", "run", "-S", "train.seed=7"], project, env)
-    ran = {name.split("_")[0] for name in dvc_stages(out.stdout)}
-    assert ran == {"train", "evaluate", "ensemble", "audit", "spread", "report", "export"}, out.stdout
-    assert "No file hash info found" not in out.stdout + out.stderr
-    assert {str(p): tree_digest(p) for p in sorted((project / "data").rglob("*")) if p.is_file()} == data
-    table = json.loads(run(["dvc", "exp", "show", "--json"], project, env).stdout)
-
-    def accuracy(seed):
-        for rev in find(table, lambda d: (((d.get("params") or {}).get("params.yaml") or {}).get("data") or {})
-                        .get("train", {}).get("seed") == seed and d.get("metrics")):
-            metric = rev["metrics"].get("reports/idrees/quick_cnn/metrics.json", {}).get("data", {})
-            if "accuracy" in metric:
-                return metric["accuracy"]
-
-    assert accuracy(42) is not None and accuracy(7) is not None
-    assert run(["snakemake", "-n", *SNAKEMAKE[1:]], project, env).stdout.count("rule train") >= 1  # its metadata: seed 42
-    run(["snakemake", "--touch", *SNAKEMAKE[1:]], project, env)
-    dry = run(["snakemake", "-n", *SNAKEMAKE[1:]], project, env)
-    assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
-    run(["git", "checkout", "--", "."], project, env)  # seed 42 again: params, dvc.lock and git-kept outputs
-    run(["dvc", "checkout", "--force"], project, env)
-    run(["snakemake", "--touch", *SNAKEMAKE[1:]], project, env)
-    assert json.loads((project / "models/idrees/quick_cnn/labels.json").read_text())["seed"] == 42
 
 
 def test_dvc_plots_show_the_confusion_counts_and_the_training_curves(tiny):
@@ -381,60 +382,6 @@ def test_a_model_shared_by_experiments_is_trained_once(tiny):
     text = dry.stdout + dry.stderr
     assert sorted(set(re.findall(r"models/(\w+)/\w+/model\.keras", text))) == ["patel"]
     assert not (project / "models/patel_best").exists()
-
-
-def reruns(project: Path, env: dict, changed: str) -> tuple[set[str], set[str], set[str]]:
-    """Snakemake's dry run: the stages it reruns because `changed` is their input, and those it reruns
-    only because an upstream job will; DVC's status: the stages with `changed` among their changed deps
-    (DVC reports only those; what follows depends on whether their outputs change)."""
-    dry = run(["snakemake", "-n", "--rerun-triggers", "mtime", "input", *SNAKEMAKE[1:]], project, env)
-    jobs = re.findall(r"^(?:local)?rule (\w+):.*?^\s+reason: ([^\n]*)", dry.stdout + dry.stderr, flags=re.M | re.S)
-    direct = {rule for rule, reason in jobs if "Updated input files" in reason and changed in reason}
-    upstream = {rule for rule, reason in jobs if reason.startswith("Input files updated by another job")}
-    assert {rule for rule, _ in jobs} == direct | upstream, jobs  # no other reason to rerun anything
-    status = yaml.safe_load(run(["dvc", "status", "--json"], project, env).stdout or "{}")
-    dvc = {name.split("_")[0] for name, changes in status.items()
-           if any(changed in (d.get("changed deps") or {}) for d in changes if isinstance(d, dict))}
-    return direct, upstream - {"all"}, dvc
-
-
-def test_editing_an_imported_module_reruns_exactly_the_stages_that_import_it(tiny):
-    """Code dependencies are derived from the imports (codedeps.py): an edit reruns the stages whose
-    command imports the module, directly or not, under both tools (and, under Snakemake, what follows
-    them), and a module no stage imports reruns nothing. Last in this file: it leaves the project as it
-    found it."""
-    from allrepro import pipeline
-
-    project, env = tiny
-    # Both tools up to date before the edits: DVC ran the last parameter changes itself (the tests above), so
-    # Snakemake is told its files are current; its dry runs below look at file changes only (mtime, input),
-    # not at those parameter changes. (A .keras file holds its save time: DVC may also restore a model from its
-    # run cache, newer bytes for the same weights.)
-    run(["dvc", "repro"], project, env)
-    run(["snakemake", "--touch", *SNAKEMAKE[1:]], project, env)
-    order = list(pipeline.STAGES)
-    cases = ["src/allrepro/models/small_cnn.py",  # the quick model's architecture: training onwards
-             "src/allrepro/cache.py",             # only the cache stage imports it
-             "src/allrepro/paper_tables.py",      # imported by the report notebook, not by report.py
-             "src/allrepro/datasets/synthetic.py"]  # test data generator: no stage imports it
-    for path in cases:
-        expected = {st for st in pipeline.STAGES if path in pipeline.code(st)}
-        file = project / path
-        original = file.read_text()
-        file.write_text(original + "\n# edited by a test\n")
-        try:
-            direct, downstream, dvc = reruns(project, env, path)
-        finally:
-            file.write_text(original)
-        assert dvc == expected, (path, dvc, expected)
-        # Snakemake names one reason per job: a stage that imports the file but also follows one that does
-        # shows "input files updated by another job"; every such stage is scheduled, nothing before them
-        assert direct <= expected <= direct | downstream, (path, direct, downstream, expected)
-        first = min((order.index(st) for st in expected), default=len(order))
-        assert all(order.index(st) > first for st in downstream), (path, downstream)
-    assert {"train", "evaluate"} <= {st for st in pipeline.STAGES if "src/allrepro/models/small_cnn.py" in pipeline.code(st)}
-    assert [st for st in pipeline.STAGES if "src/allrepro/cache.py" in pipeline.code(st)] == ["cache"]
-    run(["snakemake", "--touch", *SNAKEMAKE[1:]], project, env)  # the restored files' new mtimes
 
 
 def test_repeats_run_once_per_seed_under_both_tools(tiny):

@@ -329,13 +329,18 @@ def command(stage: str, seeded: bool = False, overrides: list[str] = (), **wc) -
 
 
 def overrides_for(cfg: dict, stage: str, overrides: list[str], **wc) -> list[str]:
-    """The overrides a job reads: those of its params keys (or below or above them), and the selection keys every
-    stage resolves its models and paths with (profile, repeats)."""
+    """The overrides a job reads: those of its params keys (or below or above them), and `profile`, which every
+    stage resolves its models and paths with. A repeat's job (`--seed`) gets only `repeats=[its seed]`: adding a
+    seed changes no other seed's command."""
     keys = param_keys(cfg, stage, **wc)
+
     def reads(key: str) -> bool:
-        return key in ("profile", "repeats") or any(
-            key == k or key.startswith(k + ".") or k.startswith(key + ".") for k in keys)
-    return [o for o in overrides if reads(o.partition("=")[0])]
+        return key == "profile" or any(key == k or key.startswith(k + ".") or k.startswith(key + ".") for k in keys)
+
+    out = [o for o in overrides if reads(o.partition("=")[0])]
+    if "seed" in wc and any(o.startswith("repeats=") for o in overrides):
+        out = [o for o in out if not o.startswith("repeats=")] + [f"repeats=[{wc['seed']}]"]
+    return out
 
 
 def plan(cfg: dict, experiments: list[str] | None = None) -> dict:
