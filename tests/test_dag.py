@@ -422,8 +422,8 @@ def test_repeats_run_once_per_seed_under_both_tools(tiny):
     stages = yaml.safe_load(dvc_yaml.read_text())["stages"]
     assert stages["train_patel_quick_cnn_seed7"]["cmd"] == (
         "allrepro train --params params.yaml --experiment patel --model quick_cnn --seed 7")
-    assert "models/patel/quick_cnn/seeds/7/model.keras" in stages["train_patel_quick_cnn_seed7"]["outs"]
-    assert {"reports/patel/spread.json": {"cache": False}} in stages["spread_patel"]["metrics"]
+    assert {"models/patel/quick_cnn/seeds/7/model.keras": {"persist": True}} in stages["train_patel_quick_cnn_seed7"]["outs"]
+    assert {"reports/patel/spread.json": {"cache": False, "persist": True}} in stages["spread_patel"]["metrics"]
     dvc_yaml.unlink()
 
     # one more seed: only its own jobs (and the spread, report after it); seed 7 is not trained again
