@@ -431,7 +431,8 @@ def test_repeats_run_once_per_seed_under_both_tools(tiny):
     # one more seed: only its own jobs (and the spread, report after it); seed 7 is not trained again
     more = run([*repeat[:-1], "repeats=[7,8]", "-n"], project, env).stdout
     assert snakemake_jobs(more).count("train_seed") == 2, more[-3000:]
-    assert set(re.findall(r"models/patel/[\w/]+/model\.keras", more)) == {
+    outputs = "\n".join(line for line in more.splitlines() if line.strip().startswith("output:"))
+    assert set(re.findall(r"models/patel/[\w/]+/model\.keras", outputs)) == {
         "models/patel/quick_cnn/seeds/8/model.keras", "models/patel/quick_cnn_b/seeds/8/model.keras"}
 
     # a seed that is not in `repeats` is refused before any work, naming the key
