@@ -122,17 +122,19 @@ def test_snakemake_ensemble_param_reruns_ensemble_and_report_never_training(tiny
 
 def test_dvc_exp_run_after_snakemake_reruns_training_onward_only_and_deletes_nothing(tiny):
     """The two engines on one workspace: after Snakemake's runs (its onsuccess recorded them in dvc.lock),
-    `dvc exp run -S train.seed=7` runs training and what follows it, never a data stage, and every data file keeps
-    its bytes; `dvc exp show` has both seeds; `snakemake --touch` then records DVC's work, after which Snakemake has
+    `dvc exp run -S train.seed=7` (idrees' report and bundle) runs training and what follows it, never a data stage,
+    and every data file keeps its bytes; `dvc exp show` has both seeds; `snakemake --touch` then records DVC's work, after which Snakemake has
     nothing to do. The workspace is put back to seed 42 afterwards (git and DVC checkout)."""
     project, env = tiny
     assert "up to date" in run(["dvc", "status"], project, env).stdout  # Snakemake's runs above, recorded
     run(["git", "add", "-A"], project, env)
     run(["git", "commit", "-qm", "Snakemake's run"], project, env)  # an experiment starts from a commit
     data = {str(p): tree_digest(p) for p in sorted((project / "data").rglob("*")) if p.is_file()}
-    out = run(["dvc", "exp", "run", "-S", "train.seed=7"], project, env)
-    ran = {name.split("_")[0] for name in dvc_stages(out.stdout)}
-    assert ran == {"train", "evaluate", "ensemble", "audit", "spread", "report", "export"}, out.stdout
+    # idrees' chain only, to keep the test short (the real-data run in the README does the whole selection)
+    out = run(["dvc", "exp", "run", "-S", "train.seed=7", "report_idrees", "export_idrees"], project, env)
+    ran = dvc_stages(out.stdout)
+    assert sorted(ran) == ["audit_idrees", "evaluate_idrees_quick_cnn", "export_idrees", "report_idrees",
+                           "spread_idrees", "train_idrees_quick_cnn"], out.stdout
     assert "No file hash info found" not in out.stdout + out.stderr
     assert {str(p): tree_digest(p) for p in sorted((project / "data").rglob("*")) if p.is_file()} == data
     table = json.loads(run(["dvc", "exp", "show", "--json"], project, env).stdout)
@@ -429,7 +431,8 @@ def test_repeats_run_once_per_seed_under_both_tools(tiny):
     # one more seed: only its own jobs (and the spread, report after it); seed 7 is not trained again
     more = run([*repeat[:-1], "repeats=[7,8]", "-n"], project, env).stdout
     assert snakemake_jobs(more).count("train_seed") == 2, more[-3000:]
-    assert set(re.findall(r"models/patel/[\w/]+/model\.keras", more)) == {
+    outputs = "\n".join(line for line in more.splitlines() if line.strip().startswith("output:"))
+    assert set(re.findall(r"models/patel/[\w/]+/model\.keras", outputs)) == {
         "models/patel/quick_cnn/seeds/8/model.keras", "models/patel/quick_cnn_b/seeds/8/model.keras"}
 
     # a seed that is not in `repeats` is refused before any work, naming the key
