@@ -122,5 +122,7 @@ def record_in_dvc():
     made = {str(f) for job in workflow.dag.jobs for f in job.output}
     try:
         print(dvcyaml.record(load("params.yaml"), made, OVERRIDES))
-    except Exception as exc:  # the run itself succeeded: say why DVC was not told, never fail it
+    except (
+        Exception
+    ) as exc:  # the run itself succeeded: say why DVC was not told, never fail it
         print(f"DVC: not recorded ({type(exc).__name__}: {exc})")
