@@ -12,7 +12,7 @@ CORES   ?= all
 LOCK    := requirements.lock
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup lock run seeds smoke test test-xla test-cluster dvc-repro dvc-yaml clean
+.PHONY: setup lock run seeds smoke test test-xla test-cluster dvc-repro dvc-yaml exp-show clean
 setup: $(VENV)/.installed
 
 # Exact versions with hashes from requirements.lock, then the project itself without resolving anything.
@@ -66,6 +66,10 @@ test: setup
 # -rP: the sacct table and `dvc exp show` the tests print stay in the log
 test-cluster: setup
 	$(VENV)/bin/python -m pytest -q -m cluster -rP --durations=0
+
+# `dvc exp show` narrowed to what a reader compares: the headline metrics and the params that differ
+exp-show: setup
+	$(VENV)/bin/dvc exp show --only-changed --drop '.*/|per_class|macro|weighted|Created|accuracy\.'
 
 dvc-yaml: setup
 	$(VENV)/bin/allrepro dvc-yaml
