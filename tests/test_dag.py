@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def set_param(project: Path, path: str, value) -> None:
 
 def test_snakemake_runs_the_whole_dag(tiny):
     project, env = tiny
-    out = run(SNAKEMAKE, project, env)
+    out = run(SNAKEMAKE, project, {**env, "ALLREPRO_TRACE": str(project.parent / "trace")})  # for the next test
     jobs = snakemake_jobs(out.stdout + out.stderr)
     assert sorted(set(jobs)) == ["acquire", "agreement", "all", "audit", "cache", "duplicates", "ensemble", "evaluate",
                                  "export", "report", "segment", "split", "spread", "train"]
@@ -58,6 +59,38 @@ def test_snakemake_runs_the_whole_dag(tiny):
         # the audit chapter, with its verdicts and the colour baselines beside the CNN
         assert "Audit: how far" in html and "colour logistic regression (baseline)" in html, exp
         assert "test images have a near-duplicate" in html or "No test image has a near-duplicate" in html
+
+
+def test_every_job_opens_only_what_its_stage_record_declares(tiny):
+    """Declared == used: every job of the whole run above, traced (allrepro/trace.py: the files it opened, listed
+    and moved into place through Python), wrote exactly its record's outputs and read nothing that is not among
+    its record's inputs and outputs (or inside a declared folder, or a folder above a declared file)."""
+    from allrepro import params as P
+    from allrepro import pipeline
+
+    project, env = tiny
+    cwd = Path.cwd()
+    try:
+        os.chdir(project)
+        cfg = P.load("params.yaml")
+        jobs = {j["name"]: j for j in pipeline.jobs(cfg, P.selected_experiments(cfg))}
+        traces = {f.stem: json.loads(f.read_text()) for f in (project.parent / "trace").glob("*.json")}
+        assert set(traces) == set(jobs), sorted(set(traces) ^ set(jobs))
+
+        def inside(path, declared):
+            return any(path == d or path.startswith(d + "/") for d in declared)
+
+        problems = []
+        for name, job in jobs.items():
+            ins = [d for d in job["deps"] if not d.startswith(("src/", "workflow/"))]
+            reads, writes = traces[name]["reads"], traces[name]["writes"]
+            problems += [f"{name} writes undeclared {w}" for w in writes if not inside(w, job["outs"])]
+            problems += [f"{name} never writes declared {o}" for o in job["outs"] if not inside(o, writes)]
+            problems += [f"{name} reads undeclared {r}" for r in reads if Path(r).exists()
+                         and not inside(r, ins + job["outs"]) and not any(d.startswith(r + "/") for d in ins + job["outs"])]
+    finally:
+        os.chdir(cwd)
+    assert not problems, "\n".join(problems)
 
 
 def test_snakemake_rerun_does_nothing(tiny):

@@ -110,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
         print(show(cfg, cmd, {w: getattr(args, w) for w in STAGES[cmd].coordinates(getattr(args, "seed", None) is not None)}))
     elif cmd in STAGES:  # the stage's function, called with the job's coordinates in the record's order
         stage = STAGES[cmd]
+        from allrepro import trace
+        from allrepro.pipeline import job_name
+        trace.start(job_name(cmd, {w: getattr(args, w) for w in stage.coordinates(getattr(args, "seed", None) is not None)}))
         if stage.gpu:  # before any framework starts: it reads CUDA_VISIBLE_DEVICES once
             from allrepro.gpuslots import claim
             claim()

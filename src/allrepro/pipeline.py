@@ -120,7 +120,7 @@ def _report_inputs(cfg: dict, exp: str) -> dict:
     if ensemble_members(cfg, exp):
         deps.update({f"ensemble_{f.replace('.', '_')}": layout.ensemble_file(exp, f)
                      for f in ("metrics.json", "grid.csv", "confusion.png", "roc.png")})
-    deps.update({f"spread_{f.split('.')[0]}": layout.spread_file(exp, f) for f in layout.SPREAD_FILES})
+    deps.update({f"spread_{f.replace('.', '_')}": layout.spread_file(exp, f) for f in layout.SPREAD_FILES})
     deps.update(raw=layout.raw_manifest(ds), bad_files=layout.raw_bad_files(ds),
                 duplicates=layout.audit_file(ds, "duplicates.json"),
                 **{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS},
@@ -229,7 +229,7 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           repeated=True, fanout=lambda cfg, p: [{"exp": e, **at} for at in p["seeds"] for e in p["selected"]]),
     Stage("spread", "every model's metrics over the training seeds (train.seed and `repeats:`) against the papers'",
           "allrepro.audit.spread:stage", ("exp",),
-          outputs=lambda exp: {f.split(".")[0]: layout.spread_file(exp, f) for f in layout.SPREAD_FILES},
+          outputs=lambda exp: {f.replace(".", "_"): layout.spread_file(exp, f) for f in layout.SPREAD_FILES},
           inputs=_spread_inputs, params=lambda cfg, exp: ["train.seed", "repeats", f"experiments.{exp}.paper"],
           fanout=lambda cfg, p: [{"exp": e} for e in p["selected"]]),
     Stage("report", "render one experiment's HTML report (papermill)", "allrepro.report:stage", ("exp",),
@@ -389,9 +389,13 @@ def show(cfg: dict, stage: str, wc: dict) -> str:
                            "writes": job["outs"]}, sort_keys=False, width=120, allow_unicode=True)
 
 
+def job_name(stage: str, wc: dict) -> str:
+    """A job's name, as dvc.yaml has it: acquire_mehradaria, train_patel_quick_cnn_seed7, ..."""
+    return "_".join([stage, *(f"seed{v}" if w == "seed" else str(v) for w, v in wc.items())])
+
+
 def _job(cfg: dict, stage: str, wc: dict) -> dict:
-    name = "_".join([stage, *(f"seed{v}" if w == "seed" else str(v) for w, v in wc.items())])
-    return {"name": name, "stage": stage, "wildcards": wc, "cmd": command(stage, **wc),
+    return {"name": job_name(stage, wc), "stage": stage, "wildcards": wc, "cmd": command(stage, **wc),
             "deps": list(dict.fromkeys(inputs(cfg, stage, **wc).values())),
             "outs": list(outputs(stage, **wc).values()),
             # DVC refuses a params key that is not in params.yaml: optional keys are listed only when set
