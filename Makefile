@@ -32,6 +32,7 @@ lock:
 
 run: setup
 	$(VENV)/bin/snakemake --cores $(CORES) --resources gpu=1 --config profile=quick
+	@$(VENV)/bin/allrepro results --set profile=quick
 
 # Each experiment's models trained once per seed (train.seed and REPEATS), evaluated, ensembled and audited per
 # seed; reports/<exp>/spread.{csv,json} and the report's "Over training seeds" section gather them.

@@ -113,6 +113,7 @@ def test_kaggle_without_credentials_downloads_anonymously(project, monkeypatch):
     with pytest.raises(AcquireError, match="kaggle:mehradaria/leukemia: download failed") as err:
         acquire(cfg_for(), "kaggle:mehradaria/leukemia", "mehradaria")
     assert "credentials" not in str(err.value)
+    assert "ALLREPRO_DATA_SOURCE" in str(err.value) and "=file:" in str(err.value)  # the offline way, named
     assert_nothing_left(project)
 
 

@@ -59,6 +59,10 @@ def test_snakemake_runs_the_whole_dag(tiny):
         # the audit chapter, with its verdicts and the colour baselines beside the CNN
         assert "Audit: how far" in html and "colour logistic regression (baseline)" in html, exp
         assert "test images have a near-duplicate" in html or "No test image has a near-duplicate" in html
+    # what `make run` ends with: the headline numbers and where to look
+    results = run(["allrepro", "results"], project, env).stdout
+    assert "idrees quick_cnn: test accuracy" in results and "patel ensemble: test accuracy" in results, results
+    assert "idrees report: reports/idrees/report.html\n" in results and "not made yet" not in results, results
 
 
 def test_every_job_opens_only_what_its_stage_record_declares(tiny):

@@ -39,7 +39,7 @@ def acquire(data: dict, source: str, dataset: str, project_root: str = ".", on_b
     out_dir, root = Path(out_dir), Path(project_root).resolve()
     with atomic_path(out_dir) as tmp:
         if kind == "kaggle":
-            _copy_folder(_kaggle_download(ref), tmp, data)
+            _copy_folder(_kaggle_download(ref, data.get("env") or f"ALLREPRO_DATA_SOURCE_{dataset.upper()}"), tmp, data)
         elif kind == "https":
             zpath = tmp.with_name(tmp.name + ".zip")
             try:
@@ -112,7 +112,7 @@ CREDENTIALS_HELP = ("set KAGGLE_USERNAME and KAGGLE_KEY, or put kaggle.json in ~
                     "API > Create New Token); or use a local copy with ALLREPRO_DATA_SOURCE=file:<archive.zip>")
 
 
-def _kaggle_download(handle: str) -> Path:
+def _kaggle_download(handle: str, env: str = "ALLREPRO_DATA_SOURCE") -> Path:
     """kagglehub downloads public datasets without an account; credentials are needed only when Kaggle
     refuses (401/403: a private dataset, or rules to accept), and the error then says how to give them."""
     import kagglehub
@@ -126,4 +126,5 @@ def _kaggle_download(handle: str) -> Path:
             raise AcquireError(f"kaggle:{handle}: Kaggle refused the download {who} (HTTP {status}): "
                                f"{CREDENTIALS_HELP}") from exc
         raise AcquireError(f"kaggle:{handle}: download failed (no network, or Kaggle unreachable): "
-                           f"{type(exc).__name__}: {exc}") from exc
+                           f"{type(exc).__name__}: {exc}. With a local copy of the archive, set {env}=file:<path to "
+                           f"the zip or folder> (or the dataset's `source:` in params.yaml)") from exc

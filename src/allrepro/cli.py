@@ -24,6 +24,7 @@ OTHER = {  # commands that are not pipeline stages
     "fit-hsv": "search the HSV bounds that best agree with the dataset's segmented images (training part)",
     "models": "list the models in params.yaml with their parameter counts",
     "dvc-yaml": "write dvc.yaml from the stage table (or --check it is up to date)",
+    "results": "the selected experiments' headline test metrics and where their reports and bundles are",
     "predict": "class probabilities and the decision for images or folders, from an exported bundle",
     "serve": "a web page and JSON API for predictions from an exported bundle (127.0.0.1 unless told)",
 }
@@ -132,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
     elif cmd == "models":
         from allrepro.models.summary import print_models
         print_models(cfg, args.names)
+    elif cmd == "results":
+        _results(cfg)
     elif cmd == "dvc-yaml":
         from allrepro.dvcyaml import render
         text, out = render(cfg), Path(args.out)
@@ -144,6 +147,30 @@ def run(args: argparse.Namespace) -> int:
             out.write_text(text)
             print(f"wrote {out}")
     return 0
+
+
+def _results(cfg: dict) -> None:
+    """What `make run` ends with: each model's (and ensemble's) test accuracy and MCC, the report and the bundle."""
+    import json
+
+    from allrepro import layout
+
+    for exp in P.selected_experiments(cfg):
+        rows = [(m, layout.eval_file(exp, m, "metrics.json")) for m in P.models_for(cfg, exp)]
+        rows += [("ensemble", layout.ensemble_file(exp, "metrics.json"))] if P.ensemble_members(cfg, exp) else []
+        for name, path in rows:
+            if not Path(path).is_file():
+                print(f"{exp} {name}: not evaluated yet ({path} missing)")
+                continue
+            m = json.loads(Path(path).read_text())
+            if name == "ensemble":  # abstentions count as wrong in accuracy_all
+                print(f"{exp} ensemble: test accuracy {m['accuracy_all']:.4f} on all {m['n']} images "
+                      f"({m['accuracy_covered']:.4f} on the {m['coverage']:.1%} it answers; weights {m['weights']}, "
+                      f"gamma {m['gamma']})")
+            else:
+                print(f"{exp} {name}: test accuracy {m['accuracy']:.4f}, MCC {m['mcc']:.4f} ({m['n']} images)")
+        for what, path in (("report", layout.report_html(exp)), ("bundle", layout.bundle_dir(exp))):
+            print(f"{exp} {what}: {path}" + ("" if Path(path).exists() else " (not made yet)"))
 
 
 def main(argv: list[str] | None = None) -> int:
