@@ -93,3 +93,19 @@ def test_training_threads_auto_leave_cores_beside_a_gpu(monkeypatch):
     assert pipeline.threads(cfg, "train", 16) == 4 and pipeline.threads(cfg, "train", 2) == 2
     cfg["train"]["threads"] = 6
     assert pipeline.threads(cfg, "train", 16) == 6 and pipeline.threads(cfg, "segment", 16) == 16
+
+
+@pytest.mark.parametrize("setting", ["train.seed=7", "models.quick_cnn.phases.0.epochs=3", "profile=paper"])
+def test_dvc_set_param_changes_one_line_of_params_yaml_and_keeps_every_comment(tmp_path, setting):
+    """`dvc exp run -S` (DVC's apply_overrides, the function it calls) rewrites params.yaml in ruamel's block
+    style: the shipped file is already in that style, so only the line of the value set changes."""
+    from dvc.utils.hydra import apply_overrides
+
+    path = tmp_path / "params.yaml"
+    before = (ROOT / "params.yaml").read_text()
+    path.write_text(before)
+    apply_overrides(path, [setting])
+    changed = [(a, b) for a, b in zip(before.splitlines(), path.read_text().splitlines()) if a != b]
+    assert len(before.splitlines()) == len(path.read_text().splitlines()) and len(changed) == 1, changed
+    key, value = setting.split("=")
+    assert changed[0][1].split("#")[0].strip().endswith(f"{key.split('.')[-1]}: {value}"), changed
