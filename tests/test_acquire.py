@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from allrepro.acquire import AcquireError, acquire
+from allrepro.pipeline import outputs
 from allrepro.fileio import sha256_file
 from conftest import CLASSES, ROOT, write_dataset, zip_folder
 
@@ -39,7 +40,7 @@ def assert_nothing_left(project: Path):
 
 def test_zip_source_writes_manifest(project):
     archive = zip_folder(write_dataset(project / "src", 4), project / "d.zip")
-    acquire(cfg_for(), f"file:{archive}", "mehradaria")
+    acquire(cfg_for(), f"file:{archive}", "mehradaria", outputs("acquire", ds="mehradaria"))
     manifest = pd.read_csv(project / "data/raw/mehradaria/manifest.csv")
     assert list(manifest.columns) == ["path", "class", "group", "sha256", "width", "height"]
     assert manifest["class"].value_counts().to_dict() == {c: 4 for c in CLASSES}
@@ -48,7 +49,7 @@ def test_zip_source_writes_manifest(project):
 
 
 def test_folder_source(project):
-    acquire(cfg_for(), f"file:{write_dataset(project / 'src', 4)}", "mehradaria")
+    acquire(cfg_for(), f"file:{write_dataset(project / 'src', 4)}", "mehradaria", outputs("acquire", ds="mehradaria"))
     assert len(pd.read_csv(project / "data/raw/mehradaria/manifest.csv")) == 16
 
 
@@ -57,7 +58,7 @@ def test_checksum_mismatch(project):
     cfg = cfg_for()
     cfg["sha256"] = "0" * 64
     with pytest.raises(AcquireError, match="sha256 mismatch"):
-        acquire(cfg, f"file:{archive}", "mehradaria")
+        acquire(cfg, f"file:{archive}", "mehradaria", outputs("acquire", ds="mehradaria"))
     assert_nothing_left(project)
 
 
@@ -67,14 +68,14 @@ def test_missing_class_folder(project):
         f.unlink()
     (src / "Original" / "Pre").rmdir()
     with pytest.raises(AcquireError, match="missing class folder.*Pre"):
-        acquire(cfg_for(), f"file:{zip_folder(src, project / 'd.zip')}", "mehradaria")
+        acquire(cfg_for(), f"file:{zip_folder(src, project / 'd.zip')}", "mehradaria", outputs("acquire", ds="mehradaria"))
     assert_nothing_left(project)
 
 
 def test_wrong_count(project):
     archive = zip_folder(write_dataset(project / "src", 3), project / "d.zip")
     with pytest.raises(AcquireError, match="Benign: 3 images, expected 4"):
-        acquire(cfg_for(), f"file:{archive}", "mehradaria")
+        acquire(cfg_for(), f"file:{archive}", "mehradaria", outputs("acquire", ds="mehradaria"))
     assert_nothing_left(project)
 
 
@@ -82,16 +83,16 @@ def test_unreadable_image_is_named(project):
     src = write_dataset(project / "src", 4)
     (src / "Original" / "Early" / "Early-002.jpg").write_bytes(b"not a jpeg at all")
     with pytest.raises(AcquireError, match="Early-002.jpg: unreadable"):
-        acquire(cfg_for(), f"file:{zip_folder(src, project / 'd.zip')}", "mehradaria")
+        acquire(cfg_for(), f"file:{zip_folder(src, project / 'd.zip')}", "mehradaria", outputs("acquire", ds="mehradaria"))
     assert_nothing_left(project)
 
 
 def test_not_a_zip_and_missing_path(project):
     (project / "d.zip").write_bytes(b"PK garbage")
     with pytest.raises(AcquireError, match="not a valid zip"):
-        acquire(cfg_for(), f"file:{project / 'd.zip'}", "mehradaria")
+        acquire(cfg_for(), f"file:{project / 'd.zip'}", "mehradaria", outputs("acquire", ds="mehradaria"))
     with pytest.raises(AcquireError, match="does not exist"):
-        acquire(cfg_for(), f"file:{project / 'nope.zip'}", "mehradaria")
+        acquire(cfg_for(), f"file:{project / 'nope.zip'}", "mehradaria", outputs("acquire", ds="mehradaria"))
     assert_nothing_left(project)
 
 
@@ -111,7 +112,7 @@ def test_kaggle_without_credentials_downloads_anonymously(project, monkeypatch):
         monkeypatch.setenv(var, "http://127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", "")
     with pytest.raises(AcquireError, match="kaggle:mehradaria/leukemia: download failed") as err:
-        acquire(cfg_for(), "kaggle:mehradaria/leukemia", "mehradaria")
+        acquire(cfg_for(), "kaggle:mehradaria/leukemia", "mehradaria", outputs("acquire", ds="mehradaria"))
     assert "credentials" not in str(err.value)
     assert "ALLREPRO_DATA_SOURCE" in str(err.value) and "=file:" in str(err.value)  # the offline way, named
     assert_nothing_left(project)
@@ -134,7 +135,7 @@ def test_kaggle_refusal_says_how_to_give_credentials(project, monkeypatch, statu
     monkeypatch.setattr(kagglehub, "dataset_download", refuse)
     with pytest.raises(AcquireError, match=f"refused the download without credentials \\(HTTP {status}\\): "
                                            "set KAGGLE_USERNAME and KAGGLE_KEY"):
-        acquire(cfg_for(), "kaggle:mehradaria/leukemia", "mehradaria")
+        acquire(cfg_for(), "kaggle:mehradaria/leukemia", "mehradaria", outputs("acquire", ds="mehradaria"))
     assert_nothing_left(project)
 
 
@@ -147,7 +148,7 @@ def test_kaggle_without_network(project, monkeypatch):
         monkeypatch.setenv(var, "http://127.0.0.1:9")  # a closed local port: fails at once, offline or not
     monkeypatch.setenv("NO_PROXY", "")
     with pytest.raises(AcquireError, match="kaggle:mehradaria/leukemia: download failed"):
-        acquire(cfg_for(), "kaggle:mehradaria/leukemia", "mehradaria")
+        acquire(cfg_for(), "kaggle:mehradaria/leukemia", "mehradaria", outputs("acquire", ds="mehradaria"))
     assert_nothing_left(project)
 
 
@@ -155,7 +156,7 @@ def test_https_without_network(project):
     cfg = cfg_for()
     cfg["sha256"] = "0" * 64
     with pytest.raises(AcquireError, match="download failed"):
-        acquire(cfg, "https://127.0.0.1:9/leukemia.zip", "mehradaria")
+        acquire(cfg, "https://127.0.0.1:9/leukemia.zip", "mehradaria", outputs("acquire", ds="mehradaria"))
     assert_nothing_left(project)
 
 

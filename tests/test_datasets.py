@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from allrepro.acquire import AcquireError, acquire
+from allrepro.pipeline import outputs
 from allrepro.datasets import select
 from conftest import ROOT, cell_image, project_env, run, zip_folder
 
@@ -72,12 +73,12 @@ def test_generic_folder_per_class_with_mixed_formats(tmp_path, monkeypatch):
     (tmp_path / "src" / "README.txt").write_text("not an image")
     data = {"adapter": "folders", "subset": "", "classes": ["a", "b", "c"], "expected_counts": {"a": 3, "b": 3, "c": 3},
             "source": "file:src", "sha256": None}
-    acquire(data, f"file:{tmp_path / 'src'}", "generic")
+    acquire(data, f"file:{tmp_path / 'src'}", "generic", outputs("acquire", ds="generic"))
     manifest = pd.read_csv("data/raw/generic/manifest.csv")
     assert manifest["class"].value_counts().to_dict() == {"a": 3, "b": 3, "c": 3}
     data["expected_counts"]["c"] = 4
     with pytest.raises(AcquireError, match="c: 3 images, expected 4"):
-        acquire(data, f"file:{tmp_path / 'src'}", "generic2")
+        acquire(data, f"file:{tmp_path / 'src'}", "generic2", outputs("acquire", ds="generic2"))
 
 
 @pytest.mark.dag

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from allrepro.audit.quality import BAD_KINDS, inspect_image
-from conftest import ROOT, make_project, project_env, run, tiny_params, write_dataset, zip_folder
+from conftest import make_project, project_env, run, tiny_params, write_dataset, zip_folder
 
 
 def write_bad_files(root) -> dict[str, str]:

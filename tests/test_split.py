@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-import yaml
 
 from allrepro.split import part_sizes
 from conftest import CLASSES, run

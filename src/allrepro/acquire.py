@@ -13,7 +13,6 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from allrepro import layout
 from allrepro.datasets import DatasetError, build_manifest, check_layout, select
 from allrepro.fileio import atomic_path, sha256_file, write_csv
 from allrepro.params import UserError
@@ -23,16 +22,19 @@ class AcquireError(UserError, RuntimeError):
     """The source could not be fetched or is not the dataset we expect."""
 
 
-def stage(cfg: dict, dataset: str) -> None:
+def stage(cfg: dict, inputs: dict, outputs: dict, dataset: str) -> None:
     """`allrepro acquire --dataset NAME`: the dataset's block, its source (params or environment), its policy."""
     from allrepro.params import data_source
 
-    acquire(cfg["datasets"][dataset], data_source(cfg, dataset), dataset, on_bad_file=cfg["data"]["on_bad_file"])
+    acquire(cfg["datasets"][dataset], data_source(cfg, dataset), dataset, outputs,
+            on_bad_file=cfg["data"]["on_bad_file"])
 
 
-def acquire(data: dict, source: str, dataset: str, project_root: str = ".", on_bad_file: str = "fail") -> None:
-    """Fetch one dataset (a block of `datasets:` in params.yaml) into data/raw/<dataset>/."""
-    out_dir, manifest = layout.raw_dir(dataset), layout.raw_manifest(dataset)
+def acquire(data: dict, source: str, dataset: str, outputs: dict, project_root: str = ".",
+            on_bad_file: str = "fail") -> None:
+    """Fetch one dataset (a block of `datasets:` in params.yaml) into outputs["dataset"] (the images),
+    outputs["manifest"] and outputs["bad_files"]."""
+    out_dir, manifest = outputs["dataset"], outputs["manifest"]
     kind, _, ref = source.partition(":")
     if kind not in ("kaggle", "https", "file"):
         raise AcquireError(f"data source {source!r}: expected kaggle:<owner>/<dataset>, https://... or file:<path>")
@@ -59,9 +61,9 @@ def acquire(data: dict, source: str, dataset: str, project_root: str = ".", on_b
             df, bad = build_manifest(tmp, data, root, (root / out_dir), on_bad_file)
         except DatasetError as exc:
             raise AcquireError(str(exc)) from exc
-    write_csv(bad, layout.raw_bad_files(dataset))
+    write_csv(bad, outputs["bad_files"])
     write_csv(df, manifest)
-    skipped = f"; {len(bad)} bad file(s) skipped, listed in {layout.raw_bad_files(dataset)}" if len(bad) else ""
+    skipped = f"; {len(bad)} bad file(s) skipped, listed in {outputs['bad_files']}" if len(bad) else ""
     print(f"acquire {dataset}: {len(df)} images in {len(data['classes'])} classes -> {manifest}{skipped}")
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from allrepro import layout
 
 
-def load_part(exp: str, part: str, size: int) -> tuple[np.ndarray, np.ndarray]:
-    x = np.load(layout.cache_npy(exp, size, part))
-    y = pd.read_csv(layout.split_csv(exp, part))["label"].to_numpy()
+def load_part(files: dict, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """Part `part` of a job's inputs: files[f"{part}_npy"] (the cached images), files[f"{part}_csv"] (its rows)."""
+    npy, csv = files[f"{part}_npy"], files[f"{part}_csv"]
+    x = np.load(npy)
+    y = pd.read_csv(csv)["label"].to_numpy()
     if len(x) != len(y):
-        raise RuntimeError(f"{layout.cache_npy(exp, size, part)}: {len(x)} rows but "
-                           f"{layout.split_csv(exp, part)} has {len(y)}; rerun the cache stage")
+        raise RuntimeError(f"{npy}: {len(x)} rows but {csv} has {len(y)}; rerun the cache stage")
     return x, y

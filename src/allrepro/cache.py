@@ -10,13 +10,12 @@ import pandas as pd
 from numpy.lib.format import open_memmap
 from tqdm import tqdm
 
-from allrepro import layout
 from allrepro.fileio import atomic_path
 from allrepro.images import load_rgb
 
-def stage(cfg: dict, exp: str, size: int, part: str) -> None:
+def stage(cfg: dict, inputs: dict, outputs: dict, exp: str, size: int, part: str) -> None:
     """`allrepro cache --experiment E --size S --part P`: one split part at one input size."""
-    build_cache(layout.split_csv(exp, part), layout.cache_npy(exp, size, part), int(size),
+    build_cache(inputs["manifest"], outputs["array"], int(size),
                 cfg["cache"].get("interpolation", "area"))
 
 

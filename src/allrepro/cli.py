@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if cmd in STAGES and args.show:
         from allrepro.pipeline import show
         print(show(cfg, cmd, {w: getattr(args, w) for w in STAGES[cmd].coordinates(getattr(args, "seed", None) is not None)}))
-    elif cmd in STAGES:  # the stage's function, called with the job's coordinates in the record's order
+    elif cmd in STAGES:  # the stage's function, called with the job's files (from its record) and coordinates
         stage = STAGES[cmd]
         from allrepro import trace
         from allrepro.pipeline import job_name
@@ -117,16 +117,20 @@ def run(args: argparse.Namespace) -> int:
         if stage.gpu:  # before any framework starts: it reads CUDA_VISIBLE_DEVICES once
             from allrepro.gpuslots import claim
             claim()
+        from allrepro.pipeline import job_files
         module, _, function = stage.run.partition(":")
         repeat = {"seed": args.seed} if stage.repeated and args.seed is not None else {}
-        getattr(importlib.import_module(module), function)(cfg, *(getattr(args, w) for w in stage.wildcards), **repeat)
+        inputs, outputs = job_files(cfg, cmd, {**{w: getattr(args, w) for w in stage.wildcards}, **repeat})
+        getattr(importlib.import_module(module), function)(cfg, inputs, outputs,
+                                                           *(getattr(args, w) for w in stage.wildcards), **repeat)
     elif cmd == "validate":
         print(f"{args.params}: valid (profile {cfg['profile']}, experiment {cfg['experiment']})")
     elif cmd == "fit-hsv":
         from allrepro.audit.segmentation import fit_hsv, write_fitted
         if not cfg["datasets"][P.dataset_of(cfg, args.exp)].get("reference_masks"):
             raise P.ParamsError(f"experiments.{args.exp}: its dataset has no reference_masks to fit against")
-        result = fit_hsv(cfg, args.exp, args.images_per_class)
+        from allrepro.pipeline import outputs
+        result = fit_hsv(cfg, args.exp, outputs("split", exp=args.exp)["train"], args.images_per_class)
         write_fitted(result, args.out)
         print(f"fit-hsv {args.exp}: default {result['default']} -> fitted {result['fitted']} "
               f"on {result['images']} training images; wrote {args.out}")
@@ -153,11 +157,11 @@ def _results(cfg: dict) -> None:
     """What `make run` ends with: each model's (and ensemble's) test accuracy and MCC, the report and the bundle."""
     import json
 
-    from allrepro import layout
+    from allrepro.pipeline import outputs
 
     for exp in P.selected_experiments(cfg):
-        rows = [(m, layout.eval_file(exp, m, "metrics.json")) for m in P.models_for(cfg, exp)]
-        rows += [("ensemble", layout.ensemble_file(exp, "metrics.json"))] if P.ensemble_members(cfg, exp) else []
+        rows = [(m, outputs("evaluate", exp=exp, model=m)["metrics_json"]) for m in P.models_for(cfg, exp)]
+        rows += [("ensemble", outputs("ensemble", exp=exp)["metrics_json"])] if P.ensemble_members(cfg, exp) else []
         for name, path in rows:
             if not Path(path).is_file():
                 print(f"{exp} {name}: not evaluated yet ({path} missing)")
@@ -169,7 +173,7 @@ def _results(cfg: dict) -> None:
                       f"gamma {m['gamma']})")
             else:
                 print(f"{exp} {name}: test accuracy {m['accuracy']:.4f}, MCC {m['mcc']:.4f} ({m['n']} images)")
-        for what, path in (("report", layout.report_html(exp)), ("bundle", layout.bundle_dir(exp))):
+        for what, path in (("report", outputs("report", exp=exp)["html"]), ("bundle", outputs("export", exp=exp)["bundle"])):
             print(f"{exp} {what}: {path}" + ("" if Path(path).exists() else " (not made yet)"))
 
 

@@ -20,10 +20,12 @@ HEADER = """\
 # Small outputs DVC leaves out of its cache for git to keep: what `dvc exp show`, `dvc metrics diff` and
 # `dvc plots diff` compare between commits and experiments (.gitignore lets exactly these through).
 # A repeat's outputs (training seeds of `repeats:`) are all cached: the experiment's spread.json and spread.csv
-# carry them to `dvc exp show` and `dvc metrics diff`.
-GIT_TRACKED = ("metrics.json", "history.csv", "predictions_test.csv", "predictions.csv", "confusion.png", "roc.png",
-               "spread.csv", "spread.json")
-METRICS = ("metrics.json", "spread.json")
+# carry them to git.
+GIT_TRACKED = ("metrics.json", "headline.json", "history.csv", "predictions_test.csv", "predictions.csv",
+               "confusion.png", "roc.png", "spread.csv", "spread.json")
+# DVC's metrics (`dvc metrics show`, `dvc exp show`): each model's and ensemble's headline.json, a few numbers
+# each, so the table is a row per model that a terminal holds; metrics.json (every class) stays a plain output.
+METRICS = ("headline.json",)
 
 
 def render(cfg: dict, experiments: list[str] | None = None) -> str:

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import matthews_corrcoef, precision_recall_fscore_support
 
-from allrepro import layout
 from allrepro.combine import ABSTAIN, combine, read_predictions
 from allrepro.fileio import atomic_path, write_csv, write_json
 from allrepro.metrics import classification_metrics
@@ -87,19 +86,20 @@ def link_folders(table: pd.DataFrame, dest: Path) -> None:
             (folder / Path(r.path).name).symlink_to(target)
 
 
-def stage(cfg: dict, exp: str, seed: int | None = None) -> dict:
+def stage(cfg: dict, inputs: dict, outputs: dict, exp: str, seed: int | None = None) -> dict:
     """`allrepro ensemble --experiment E [--seed S]`: the experiment's members under the active profile."""
     members = ensemble_members(cfg, exp)
     if not members:
         raise ParamsError(f"experiments.{exp}: no 'ensemble' block")
-    return ensemble(cfg, exp, members, seed)
+    return ensemble(cfg, inputs, outputs, exp, members)
 
 
-def ensemble(cfg: dict, exp: str, members_names: list[str], seed: int | None = None) -> dict:
+def ensemble(cfg: dict, inputs: dict, outputs: dict, exp: str, members_names: list[str]) -> dict:
+    """inputs[f"{member}_{part}"]: each member's predictions of the validation and test parts."""
     spec, classes = cfg["experiments"][exp]["ensemble"], class_names(cfg, exp)
     parts = {}
     for part in ("val", "test"):
-        frames = {m: read_predictions(layout.eval_file(exp, m, f"predictions_{part}.csv", seed), classes)
+        frames = {m: read_predictions(inputs[f"{m}_{part}"], classes)
                   for m in members_names}
         parts[part] = (next(iter(frames.values()))[0]["path"], next(iter(frames.values()))[1],
                        {m: f[2] for m, f in frames.items()})
@@ -122,17 +122,16 @@ def ensemble(cfg: dict, exp: str, members_names: list[str], seed: int | None = N
     pred, combined = combine(list(members.values()), weights, gamma, spec.get("fallback", "abstain"), best)
     test_row = tables["test"][(tables["test"]["weights"] == honest["weights"]) & (tables["test"]["gamma"] == gamma)]
 
-    out_dir = Path(layout.ensemble_file(exp, "", seed))
     grid_all = pd.concat([t.assign(part=p) for p, t in tables.items()], ignore_index=True)
-    write_csv(grid_all, layout.ensemble_file(exp, "grid.csv", seed))
+    write_csv(grid_all, outputs["grid_csv"])
     preds = pd.DataFrame({"path": paths, "true": [classes[i] for i in y],
                           "pred": [classes[i] if i >= 0 else "none" for i in pred]})
     for i, c in enumerate(classes):
         preds[f"p_{c}"] = np.round(combined[:, i], 6)
-    write_csv(preds, layout.ensemble_file(exp, "predictions.csv", seed))
+    write_csv(preds, outputs["predictions_csv"])
     corrected = corrected_images(paths, y, members, pred, classes)
-    write_csv(corrected, layout.ensemble_file(exp, "corrected.csv", seed))
-    link_folders(corrected, out_dir / "corrected")
+    write_csv(corrected, outputs["corrected_csv"])
+    link_folders(corrected, Path(outputs["corrected"]))
     covered = pred != ABSTAIN
     metrics = {"experiment": exp, "members": members_names, "weights": weights, "gamma": gamma,
                "selected_on": "validation" if select else "test (no validation part)",
@@ -150,9 +149,12 @@ def ensemble(cfg: dict, exp: str, members_names: list[str], seed: int | None = N
         cm = np.array(metrics["covered_metrics"]["confusion_matrix"])
     else:
         cm = np.zeros((len(classes), len(classes)), int)
-    plot_confusion(cm, classes, f"{exp} / ensemble (covered images)", layout.ensemble_file(exp, "confusion.png", seed))
-    plot_roc(y, combined, classes, f"{exp} / ensemble", layout.ensemble_file(exp, "roc.png", seed))
-    write_json(metrics, layout.ensemble_file(exp, "metrics.json", seed))
+    plot_confusion(cm, classes, f"{exp} / ensemble (covered images)", outputs["confusion_png"])
+    plot_roc(y, combined, classes, f"{exp} / ensemble", outputs["roc_png"])
+    write_json(metrics, outputs["metrics_json"])
+    write_json({"accuracy_all": round(metrics["accuracy_all"], 4), "coverage": round(metrics["coverage"], 4),
+                "accuracy_covered": round(metrics["accuracy_covered"], 4), "mcc_covered": round(metrics["mcc_covered"], 4),
+                "n": metrics["n"]}, outputs["headline_json"])
     print(f"ensemble {exp}: weights {weights}, gamma {gamma} (chosen on {metrics['selected_on']}): "
           f"coverage {metrics['coverage']:.3f}, accuracy (all) {metrics['accuracy_all']:.4f}, "
           f"{len(corrected) // 2} corrected member errors")

@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from allrepro import layout, runtime
+from allrepro import runtime
 from allrepro.arrays import load_part
 from allrepro.fileio import write_csv, write_json
 from allrepro.metrics import classification_metrics
-from allrepro.params import trained_in
 from allrepro.plots import plot_confusion, plot_roc
 
 
@@ -35,6 +34,12 @@ def confusion_table(cm: np.ndarray, classes: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def headline(metrics: dict) -> dict:
+    """The few numbers `dvc metrics show` and `dvc exp show` put in a row (metrics.json has every class's)."""
+    return {"accuracy": round(metrics["accuracy"], 4), "mcc": round(metrics["mcc"], 4),
+            "macro_f1": round(metrics["macro"]["f1"], 4) if "macro" in metrics else None, "n": metrics["n"]}
+
+
 def timed_predict(model, x: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, float | None]:
     """Class probabilities, and inference images/s measured on the full batches after one warm-up
     batch (which compiles the step); None when there is less than two batches."""
@@ -51,35 +56,34 @@ def timed_predict(model, x: np.ndarray, batch_size: int = 64) -> tuple[np.ndarra
     return np.concatenate([head, tail]).astype(np.float64), round(rate, 1)
 
 
-def evaluate(cfg: dict, exp: str, model_name: str, seed: int | None = None) -> dict:
+def evaluate(cfg: dict, inputs: dict, outputs: dict, exp: str, model_name: str, seed: int | None = None) -> dict:
     """Predict the validation and test parts with one trained model (a repeat's when `seed` is given)."""
     import keras
 
     from allrepro.models import layers  # noqa: F401  (registers the custom layer for loading)
 
-    owner = trained_in(cfg, exp, model_name)  # the experiment that trained it (maybe shared with others)
-    info = json.loads(Path(layout.model_file(owner, model_name, "labels.json", seed)).read_text())
+    info = json.loads(Path(inputs["labels"]).read_text())
     classes = info["classes"]
-    model = keras.saving.load_model(layout.model_file(owner, model_name, "model.keras", seed))
+    model = keras.saving.load_model(inputs["model"])
     probas, rate = {}, None
     for part in ("val", "test"):  # validation predictions feed the ensemble's choice of weights
-        x, y = load_part(exp, part, info["input_size"])
+        x, y = load_part(inputs, part)
         probas[part], rate = timed_predict(model, x) if len(x) else (np.zeros((0, len(classes))), None)
-        manifest = pd.read_csv(layout.split_csv(exp, part))
-        write_csv(predictions_frame(manifest, probas[part], classes),
-                  layout.eval_file(exp, model_name, f"predictions_{part}.csv", seed))
+        manifest = pd.read_csv(inputs[f"{part}_csv"])
+        write_csv(predictions_frame(manifest, probas[part], classes), outputs[f"predictions_{part}_csv"])
     proba = probas["test"]
     metrics = classification_metrics(y, proba, classes, cfg["evaluate"].get("average", ["macro", "weighted"]))
     metrics.update({"experiment": exp, "model": model_name, "split": "test", "seed": info.get("seed")})
     # speed apart from the metrics: it varies run to run, the metrics must not
     write_json({"images_per_s": rate, "batch_size": 64, "device": runtime.device_name(), "backend": runtime.backend(),
-                "peak_memory_mib": runtime.peak_memory_mib()}, layout.eval_file(exp, model_name, "inference.json", seed))
+                "peak_memory_mib": runtime.peak_memory_mib()}, outputs["inference_json"])
 
     cm = np.array(metrics["confusion_matrix"])
-    write_csv(confusion_table(cm, classes), layout.eval_file(exp, model_name, "confusion.csv", seed))
-    plot_confusion(cm, classes, f"{exp} / {model_name}", layout.eval_file(exp, model_name, "confusion.png", seed))
-    plot_roc(y, proba, classes, f"{exp} / {model_name}", layout.eval_file(exp, model_name, "roc.png", seed))
-    write_json(metrics, layout.eval_file(exp, model_name, "metrics.json", seed))
+    write_csv(confusion_table(cm, classes), outputs["confusion_csv"])
+    plot_confusion(cm, classes, f"{exp} / {model_name}", outputs["confusion_png"])
+    plot_roc(y, proba, classes, f"{exp} / {model_name}", outputs["roc_png"])
+    write_json(metrics, outputs["metrics_json"])
+    write_json(headline(metrics), outputs["headline_json"])
     print(f"evaluate {exp}/{model_name}: accuracy {metrics['accuracy']:.4f}, MCC {metrics['mcc']:.4f} "
           f"on {metrics['n']} test images")
     return metrics

@@ -22,36 +22,36 @@ from pathlib import Path
 
 import pandas as pd
 
-from allrepro import layout, model_card, runtime
+from allrepro import model_card, runtime
+from allrepro.layout import PARTS
 from allrepro.fileio import atomic_path, sha256_file, write_json
 from allrepro.params import classes as class_names
-from allrepro.params import dataset_of, ensemble_members, model_spec, models_for, paper_of, trained_in
+from allrepro.params import dataset_of, ensemble_members, model_spec, models_for, paper_of
 
 FORMAT = "allrepro-bundle/1"
 HEADLINE = ("accuracy", "macro.f1", "mcc")  # the metrics a bundle carries with their intervals
 
 
-def stage(cfg: dict, exp: str) -> dict:
+def stage(cfg: dict, inputs: dict, outputs: dict, exp: str) -> dict:
     """`allrepro export --experiment E`."""
-    spec = describe(cfg, exp)
-    with atomic_path(layout.bundle_dir(exp)) as tmp:
+    spec = describe(cfg, inputs, exp)
+    with atomic_path(outputs["bundle"]) as tmp:
         (tmp / "models").mkdir(parents=True)
         for member in spec["members"]:
-            shutil.copyfile(layout.model_file(trained_in(cfg, exp, member["name"]), member["name"], "model.keras"),
-                            tmp / member["file"])
+            shutil.copyfile(inputs[f"{member['name']}_model"], tmp / member["file"])
         write_json(spec, tmp / "bundle.json")
         model_card.write(spec, tmp)
     print(f"export {exp}: {len(spec['members'])} model(s), decision {spec['decision']['rule']} "
-          f"-> {layout.bundle_dir(exp)}")
+          f"-> {outputs['bundle']}")
     return spec
 
 
-def describe(cfg: dict, exp: str) -> dict:
+def describe(cfg: dict, inputs: dict, exp: str) -> dict:
     ds, classes = dataset_of(cfg, exp), class_names(cfg, exp)
-    intervals = pd.read_csv(layout.exp_audit_file(exp, "intervals.csv"))
-    members = [_member(cfg, exp, m, intervals) for m in models_for(cfg, exp)]
-    decision = _decision(cfg, exp, members)
-    audit = json.loads(Path(layout.exp_audit_file(exp, "audit.json")).read_text())
+    intervals = pd.read_csv(inputs["audit_intervals_csv"])
+    members = [_member(inputs, m, intervals) for m in models_for(cfg, exp)]
+    decision = _decision(cfg, inputs, exp, members)
+    audit = json.loads(Path(inputs["audit_audit_json"]).read_text())
     segmented = cfg["experiments"][exp]["images"] == "segmented"
     return {
         "format": FORMAT,
@@ -70,36 +70,35 @@ def describe(cfg: dict, exp: str) -> dict:
         },
         "members": members,
         "decision": decision,
-        "test": _test(exp, decision, intervals),
+        "test": _test(inputs, decision, intervals),
         "audit": {"verdicts": audit["verdicts"], "leakage": audit["leakage"], "best_baseline": audit["best_baseline"],
                   "paper_numbers": audit["paper_numbers"], "paper_numbers_inside": audit["paper_numbers_inside"]},
-        "paper_check": _paper_check(exp),
+        "paper_check": _paper_check(inputs),
         "provenance": {"params_sha256": _params_hash(cfg, exp),
                        "data": {Path(p).name if "split" not in p else f"split/{Path(p).name}": sha256_file(p)
-                                for p in [layout.raw_manifest(ds), *(layout.split_csv(exp, part) for part in layout.PARTS)]}},
+                                for p in [inputs["raw"], *(inputs[f"{part}_csv"] for part in PARTS)]}},
         "versions": runtime.versions(),
     }
 
 
-def _member(cfg: dict, exp: str, name: str, intervals: pd.DataFrame) -> dict:
-    owner = trained_in(cfg, exp, name)
-    info = json.loads(Path(layout.model_file(owner, name, "labels.json")).read_text())
-    metrics = json.loads(Path(layout.eval_file(exp, name, "metrics.json")).read_text())
-    val = pd.read_csv(layout.eval_file(exp, name, "predictions_val.csv"))
+def _member(inputs: dict, name: str, intervals: pd.DataFrame) -> dict:
+    info = json.loads(Path(inputs[f"{name}_labels"]).read_text())
+    metrics = json.loads(Path(inputs[f"{name}_metrics"]).read_text())
+    val = pd.read_csv(inputs[f"{name}_val"])
     return {"name": name, "file": f"models/{name}.keras", "backbone": info["backbone"],
             "input_size": info["input_size"], "params_total": info["params_total"],
-            "sha256": sha256_file(layout.model_file(owner, name, "model.keras")),
+            "sha256": sha256_file(inputs[f"{name}_model"]),
             "trained": {k: info.get(k) for k in ("epochs", "seconds", "train_rows")} | {"runtime": info.get("runtime")},
             "val_accuracy": float((val["pred"] == val["true"]).mean()) if len(val) else None,
             "test_accuracy": metrics["accuracy"],
             "test": _intervals(intervals, name)}
 
 
-def _decision(cfg: dict, exp: str, members: list[dict]) -> dict:
+def _decision(cfg: dict, inputs: dict, exp: str, members: list[dict]) -> dict:
     """The ensemble's rule when the experiment has one; otherwise the member with the best validation
     accuracy (test accuracy when there is no validation part, said so)."""
     if ensemble_members(cfg, exp):
-        m = json.loads(Path(layout.ensemble_file(exp, "metrics.json")).read_text())
+        m = json.loads(Path(inputs["ensemble"]).read_text())
         names = [x["name"] for x in members]
         return {"rule": "ensemble", "members": m["members"], "weights": m["weights"], "gamma": m["gamma"],
                 "fallback": m["fallback"], "best_member": m["best_member"], "selected_on": m["selected_on"],
@@ -117,16 +116,16 @@ def _intervals(intervals: pd.DataFrame, model: str) -> dict:
             for r in rows.itertuples()}
 
 
-def _test(exp: str, decision: dict, intervals: pd.DataFrame) -> dict:
+def _test(inputs: dict, decision: dict, intervals: pd.DataFrame) -> dict:
     if decision["rule"] == "ensemble":
-        m = json.loads(Path(layout.ensemble_file(exp, "metrics.json")).read_text())
+        m = json.loads(Path(inputs["ensemble"]).read_text())
         return {"model": "ensemble", "coverage": m["coverage"], **_intervals(intervals, "ensemble")}
     return {"model": decision["model"], **_intervals(intervals, decision["model"])}
 
 
-def _paper_check(exp: str) -> list[dict]:
+def _paper_check(inputs: dict) -> list[dict]:
     """The paper's accuracy beside ours (with our interval), one row per paper model checked."""
-    checks = pd.read_csv(layout.exp_audit_file(exp, "paper_check.csv"))
+    checks = pd.read_csv(inputs["audit_paper_check_csv"])
     return checks[checks["metric"] == "accuracy"].to_dict(orient="records")
 
 

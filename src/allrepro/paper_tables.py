@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from allrepro import layout
 from allrepro.papers import paper_values
-from allrepro.params import trained_in
 
 
 def metric(metrics: dict, path: str) -> float | None:
@@ -22,10 +20,10 @@ def metric(metrics: dict, path: str) -> float | None:
     return None if node is None else 100.0 * float(node)
 
 
-def paper_table(exp: str, models: list[str], paper: str | None = None) -> tuple[str, pd.DataFrame] | None:
+def paper_table(files: dict, models: list[str], paper: str) -> tuple[str, pd.DataFrame] | None:
     """(title and note, a table of paper value, ours and the difference per model and metric).
-    `paper`: whose numbers (an experiment's `paper:`, default the experiment's own name)."""
-    spec = paper_values().get(paper or exp, {}).get("table")
+    `paper`: whose numbers (an experiment's `paper:`); files[f"{model}_metrics"]: each model's metrics.json."""
+    spec = paper_values().get(paper, {}).get("table")
     if not spec:
         return None
     trained = [m for m in spec["rows"] if m in models]  # the paper's networks this experiment trains
@@ -34,7 +32,7 @@ def paper_table(exp: str, models: list[str], paper: str | None = None) -> tuple[
         if trained and paper_model not in trained:
             continue  # e.g. patel_val trains only the ensemble's two members: no stand-in for the others
         ours_model = paper_model if paper_model in models else models[0]
-        path = Path(layout.eval_file(exp, ours_model, "metrics.json"))
+        path = Path(files[f"{ours_model}_metrics"])
         ours = json.loads(path.read_text()) if path.is_file() else {}
         for key, reported in values.items():
             value = metric(ours, key)
@@ -47,13 +45,13 @@ def paper_table(exp: str, models: list[str], paper: str | None = None) -> tuple[
     return f"{spec['title']}. {spec.get('note', '')}{stand_in}", pd.DataFrame(rows)
 
 
-def patel_ensemble_table(exp: str, paper: str | None = None) -> pd.DataFrame | None:
-    """patel's ensemble 'Overall' rows per weights and gamma beside ours on the test part."""
-    reported = paper_values().get(paper or exp, {}).get("ensemble_overall")
-    grid = Path(layout.ensemble_file(exp, "grid.csv"))
-    if not reported or not grid.is_file():
+def patel_ensemble_table(files: dict, paper: str) -> pd.DataFrame | None:
+    """patel's ensemble 'Overall' rows per weights and gamma beside ours on the test part
+    (files["ensemble_grid_csv"]: the ensemble's grid, when the experiment has one)."""
+    reported = paper_values().get(paper, {}).get("ensemble_overall")
+    if not reported or "ensemble_grid_csv" not in files:
         return None
-    df = pd.read_csv(grid)
+    df = pd.read_csv(files["ensemble_grid_csv"])
     df = df[df["part"] == "test"]
     rows = []
     for key, (p, se, sp, f1, acc) in reported.items():
@@ -70,12 +68,12 @@ def patel_ensemble_table(exp: str, paper: str | None = None) -> pd.DataFrame | N
     return pd.DataFrame(rows)
 
 
-def parameter_table(cfg: dict, exp: str, models: list[str]) -> pd.DataFrame:
-    """Our counts (recorded by training) beside idrees Table 4 where the paper has the model."""
+def parameter_table(files: dict, models: list[str]) -> pd.DataFrame:
+    """Our counts (recorded by training, files[f"{model}_labels"]) beside idrees Table 4 where the paper has the model."""
     paper = paper_values()["idrees"]["table4"]
     rows = []
     for m in models:
-        info = json.loads(Path(layout.model_file(trained_in(cfg, exp, m), m, "labels.json")).read_text())
+        info = json.loads(Path(files[f"{m}_labels"]).read_text())
         row = {"model": m, "backbone": info["backbone"], "total": info["params_total"]}
         for i, t in enumerate(info.get("params_trainable", []), start=1):
             row[f"trainable phase {i}"] = t

@@ -24,7 +24,7 @@ class Stage:
 
     name: str
     help: str
-    run: str                     # "module:function", called as function(cfg, *wildcard values)
+    run: str                     # "module:function", called as function(cfg, inputs, outputs, *wildcard values[, seed=])
     wildcards: tuple[str, ...]   # the job's coordinates, in the function's argument order
     outputs: Callable[..., dict]           # (**wildcards) -> {key: path}
     inputs: Callable[..., dict]            # (cfg, **wildcards) -> {key: path}; code dependencies are added
@@ -316,6 +316,15 @@ def inputs(cfg: dict, stage: str, **wc) -> dict:
     st = STAGES[stage]
     return {**{f"code{i}": path for i, path in enumerate(code(stage))},
             **st.inputs(cfg, **{w: wc[w] for w in st.coordinates("seed" in wc)})}
+
+
+def job_files(cfg: dict, stage: str, wc: dict) -> tuple[dict, dict]:
+    """(inputs, outputs) of one job, by the names its record gives them (code files apart): what the stage's
+    function receives; it computes no path of its own."""
+    st = STAGES[stage]
+    seeded = wc.get("seed") is not None
+    given = {w: wc[w] for w in st.coordinates(seeded)}
+    return st.inputs(cfg, **given), outputs(stage, **given)
 
 
 def command(stage: str, seeded: bool = False, overrides: list[str] = (), **wc) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from allrepro import layout
+from allrepro.layout import PARTS
 from allrepro.fileio import atomic_path
 from allrepro.params import classes as class_names
 from allrepro.params import dataset_of, models_for, trained_in
@@ -18,9 +18,9 @@ from allrepro.params import dataset_of, models_for, trained_in
 TEMPLATE = "workflow/notebooks/report.ipynb"
 
 
-def dataset_table(cfg: dict, exp: str) -> pd.DataFrame:
+def dataset_table(cfg: dict, exp: str, files: dict) -> pd.DataFrame:
     data = cfg["datasets"][dataset_of(cfg, exp)]
-    raw = pd.read_csv(layout.raw_manifest(dataset_of(cfg, exp)))
+    raw = pd.read_csv(files["raw"])
     counts = raw["class"].value_counts().reindex(data["classes"], fill_value=0)
     table = pd.DataFrame({"images": counts, "share %": (100 * counts / counts.sum()).round(1),
                           "expected": pd.Series(data["expected_counts"])})
@@ -28,11 +28,11 @@ def dataset_table(cfg: dict, exp: str) -> pd.DataFrame:
     return table
 
 
-def split_table(cfg: dict, exp: str) -> pd.DataFrame:
+def split_table(cfg: dict, exp: str, files: dict) -> pd.DataFrame:
     """Rows per part and class; for an oversampled training part, unique images are shown too."""
     classes, rows = class_names(cfg, exp), {}
-    for part in layout.PARTS:
-        df = pd.read_csv(layout.split_csv(exp, part))
+    for part in PARTS:
+        df = pd.read_csv(files[f"{part}_csv"])
         rows[part] = df["class"].value_counts().reindex(classes, fill_value=0)
         if (df["copy"] > 0).any():
             rows[f"{part} (unique images)"] = df[df["copy"] == 0]["class"].value_counts().reindex(classes, fill_value=0)
@@ -41,15 +41,15 @@ def split_table(cfg: dict, exp: str) -> pd.DataFrame:
     return table
 
 
-def metrics_table(exp: str, models: list[str]) -> pd.DataFrame:
+def metrics_table(files: dict, models: list[str]) -> pd.DataFrame:
     """The models' test metrics, then the audit's shortcut baselines (colour; mask fraction) as rows beside
     them, each with its bootstrap interval for accuracy."""
     rows = {}
     for m in models:
-        met = json.loads(Path(layout.eval_file(exp, m, "metrics.json")).read_text())
+        met = json.loads(Path(files[f"{m}_metrics"]).read_text())
         rows[m] = {"n test": met["n"], "accuracy": met["accuracy"], "MCC": met["mcc"],
                    **{f"macro {k}": met["macro"][k] for k in ("precision", "recall", "specificity", "f1", "roc_auc")}}
-    intervals = _intervals(exp)
+    intervals = _intervals(files)
     for m in intervals["model"].unique():
         if m in rows or m == "ensemble":
             continue
@@ -62,8 +62,8 @@ def metrics_table(exp: str, models: list[str]) -> pd.DataFrame:
     return table.round(4)
 
 
-def _intervals(exp: str) -> pd.DataFrame:
-    return pd.read_csv(layout.exp_audit_file(exp, "intervals.csv"))
+def _intervals(files: dict) -> pd.DataFrame:
+    return pd.read_csv(files["audit_intervals_csv"])
 
 
 def _interval(table: pd.DataFrame, model: str) -> str:
@@ -72,28 +72,28 @@ def _interval(table: pd.DataFrame, model: str) -> str:
     return f"[{table.loc[model, 'low']:.4f}, {table.loc[model, 'high']:.4f}]"
 
 
-def headline_intervals(exp: str) -> pd.DataFrame:
+def headline_intervals(files: dict) -> pd.DataFrame:
     """accuracy, macro-F1 and MCC with their bootstrap intervals: models, ensemble, baselines."""
     from allrepro.audit.uncertainty import HEADLINE
 
-    intervals = _intervals(exp)
+    intervals = _intervals(files)
     intervals = intervals[intervals["metric"].isin(HEADLINE)]
     cells = {(r.model, r.metric): f"{r.value:.4f} [{r.low:.4f}, {r.high:.4f}]" for r in intervals.itertuples()}
     models = list(dict.fromkeys(intervals["model"]))
     return pd.DataFrame({metric: [cells[(m, metric)] for m in models] for metric in HEADLINE}, index=models)
 
 
-def data_quality_table(cfg: dict, exp: str) -> pd.DataFrame:
+def data_quality_table(files: dict) -> pd.DataFrame:
     """Bad files found by acquire, per kind (and whether they stopped the run or were skipped)."""
     from allrepro.audit.quality import BAD_KINDS
 
-    bad = pd.read_csv(layout.raw_bad_files(dataset_of(cfg, exp)), keep_default_na=False)
+    bad = pd.read_csv(files["bad_files"], keep_default_na=False)
     counts = bad["kind"].value_counts()
     return pd.DataFrame({"files": [int(counts.get(k, 0)) for k in BAD_KINDS]}, index=list(BAD_KINDS))
 
 
-def duplicates_table(cfg: dict, exp: str) -> pd.DataFrame:
-    dup = json.loads(Path(layout.audit_file(dataset_of(cfg, exp), "duplicates.json")).read_text())
+def duplicates_table(files: dict) -> pd.DataFrame:
+    dup = json.loads(Path(files["duplicates"]).read_text())
     rows = {}
     for kind in ("exact", "near"):
         d = dup[kind]
@@ -103,38 +103,38 @@ def duplicates_table(cfg: dict, exp: str) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def leakage_table(exp: str) -> pd.DataFrame:
-    return pd.DataFrame(json.loads(Path(layout.exp_audit_file(exp, "leakage.json")).read_text())).T
+def leakage_table(files: dict) -> pd.DataFrame:
+    return pd.DataFrame(json.loads(Path(files["audit_leakage_json"]).read_text())).T
 
 
-def agreement_table(cfg: dict, exp: str) -> pd.DataFrame | None:
-    path = Path(layout.audit_file(dataset_of(cfg, exp), "segmentation.csv"))
-    return pd.read_csv(path).set_index("class") if path.is_file() else None
+def agreement_table(files: dict) -> pd.DataFrame | None:
+    """The dataset's segmentation agreement; None when it ships no reference masks (the job reads none)."""
+    return pd.read_csv(files["agreement"]).set_index("class") if "agreement" in files else None
 
 
-def audit_summary(exp: str) -> dict:
-    return json.loads(Path(layout.exp_audit_file(exp, "audit.json")).read_text())
+def audit_summary(files: dict) -> dict:
+    return json.loads(Path(files["audit_audit_json"]).read_text())
 
 
-def seed_spread(exp: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
+def seed_spread(files: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
     """Over the training seeds: each model's metrics (mean, sd, min, max, one run's interval width), the papers'
     numbers against the seeds' range and intervals, the ensemble's choice per seed, and the verdicts."""
-    summary = json.loads(Path(layout.spread_file(exp, "spread.json")).read_text())
-    return (pd.read_csv(layout.spread_file(exp, "spread.csv")), pd.DataFrame(summary["paper"]),
+    summary = json.loads(Path(files["spread_spread_json"]).read_text())
+    return (pd.read_csv(files["spread_spread_csv"]), pd.DataFrame(summary["paper"]),
             pd.DataFrame(summary["ensemble_choices"]), summary["verdicts"])
 
 
-def per_class_table(exp: str, model: str) -> pd.DataFrame:
-    met = json.loads(Path(layout.eval_file(exp, model, "metrics.json")).read_text())
+def per_class_table(files: dict, model: str) -> pd.DataFrame:
+    met = json.loads(Path(files[f"{model}_metrics"]).read_text())
     return pd.DataFrame(met["per_class"]).T.round(4)
 
 
-def training_info(cfg: dict, exp: str, models: list[str]) -> pd.DataFrame:
+def training_info(cfg: dict, exp: str, models: list[str], files: dict) -> pd.DataFrame:
     """One row per model: what was trained, for how long, how fast (steady images/s, the epoch that compiled),
     peak accelerator memory, and where (backend, device, precision, package versions)."""
     rows = {}
     for m in models:
-        info = json.loads(Path(layout.model_file(trained_in(cfg, exp, m), m, "labels.json")).read_text())
+        info = json.loads(Path(files[f"{m}_labels"]).read_text())
         run = info.get("runtime", {})
         rows[m] = {**{k: info.get(k) for k in ("backbone", "input_size", "weights", "train_rows", "epochs",
                                                "params_total", "seconds", "train_images_per_s",
@@ -146,12 +146,12 @@ def training_info(cfg: dict, exp: str, models: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def plot_histories(cfg: dict, exp: str, models: list[str]):
+def plot_histories(files: dict, models: list[str]):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for m in models:
-        h = pd.read_csv(layout.model_file(trained_in(cfg, exp, m), m, "history.csv"))
+        h = pd.read_csv(files[f"{m}_history"])
         for ax, metric in zip(axes, ("accuracy", "loss")):
             ax.plot(h["epoch"], h[metric], label=f"{m} train")
             if f"val_{metric}" in h:
@@ -162,7 +162,7 @@ def plot_histories(cfg: dict, exp: str, models: list[str]):
     return fig
 
 
-def plot_segmentation_examples(cfg: dict, exp: str, n: int):
+def plot_segmentation_examples(cfg: dict, exp: str, n: int, files: dict):
     """Original, mask and segmented image for the first images of each class (deterministic pick);
     None when the experiment trains on the original images."""
     import cv2
@@ -170,7 +170,7 @@ def plot_segmentation_examples(cfg: dict, exp: str, n: int):
 
     if cfg["experiments"][exp]["images"] != "segmented":
         return None
-    seg = pd.read_csv(layout.seg_manifest(dataset_of(cfg, exp)))
+    seg = pd.read_csv(files["seg"])
     picks = seg.groupby("class", sort=False).head(max(1, n // len(class_names(cfg, exp)))).head(max(n, 1))
     fig, axes = plt.subplots(len(picks), 3, figsize=(7, 2.4 * len(picks)), squeeze=False)
     for row, (_, r) in zip(axes, picks.iterrows()):
@@ -183,33 +183,33 @@ def plot_segmentation_examples(cfg: dict, exp: str, n: int):
     return fig
 
 
-def stage(cfg: dict, exp: str) -> None:
-    """`allrepro report --experiment E`: the notebook runs on this very configuration (passed as JSON)."""
+def stage(cfg: dict, inputs: dict, outputs: dict, exp: str) -> None:
+    """`allrepro report --experiment E`: the notebook runs on this very configuration and the job's input files
+    (both passed as JSON)."""
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
 
-    parameters = {"experiment": exp, "cfg_json": json.dumps(cfg),
+    parameters = {"experiment": exp, "cfg_json": json.dumps(cfg), "files_json": json.dumps(inputs),
                   "models": models_for(cfg, exp), "title": cfg["report"].get("title", "allrepro report"),
                   "n_examples": cfg["report"].get("n_segmentation_examples", 4)}
-    with atomic_path(layout.report_notebook(exp)) as nb_tmp:
+    with atomic_path(outputs["notebook"]) as nb_tmp:
         papermill.execute_notebook(TEMPLATE, str(nb_tmp), parameters=parameters, kernel_name="python3",
                                    cwd=".", progress_bar=False)
         exporter = HTMLExporter(exclude_input=True)
         body, _ = exporter.from_notebook_node(nbformat.read(nb_tmp, as_version=4))
-        with atomic_path(layout.report_html(exp)) as html_tmp:
+        with atomic_path(outputs["html"]) as html_tmp:
             html_tmp.write_text(body)
-    print(f"report {exp}: {layout.report_html(exp)}")
+    print(f"report {exp}: {outputs['html']}")
 
 
-def ensemble_summary(exp: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
-    """(the chosen configurations, the weight x gamma grid, the corrected-image counts) or None."""
-    path = Path(layout.ensemble_file(exp, "metrics.json"))
-    if not path.is_file():
+def ensemble_summary(files: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
+    """(the chosen configurations, the weight x gamma grid, the corrected-image counts) or None (no ensemble)."""
+    if "ensemble_metrics_json" not in files:
         return None
-    met = json.loads(path.read_text())
+    met = json.loads(Path(files["ensemble_metrics_json"]).read_text())
     chosen = pd.DataFrame(met["choices"]).T
-    grid = pd.read_csv(layout.ensemble_file(exp, "grid.csv"))
+    grid = pd.read_csv(files["ensemble_grid_csv"])
     keep = ["part", "weights", "gamma", "coverage", "accuracy_all", "accuracy_covered", "macro_f1_all", "mcc_covered"]
     counts = pd.DataFrame(met["corrected_counts"])
     if len(counts):

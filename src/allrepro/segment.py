@@ -13,7 +13,6 @@ import cv2
 import pandas as pd
 from tqdm import tqdm
 
-from allrepro import layout
 from allrepro.fileio import atomic_path, sha256_file, write_csv
 from allrepro.hsv import segment_image
 
@@ -31,14 +30,14 @@ def _one(job: tuple[str, str, str, dict]) -> dict:
     return {"foreground": round(float((mask > 0).mean()), 6)}
 
 
-def segment(cfg: dict, dataset: str, workers: int | None = None) -> None:
+def segment(cfg: dict, inputs: dict, outputs: dict, dataset: str, workers: int | None = None) -> None:
     params = cfg["segment"]
-    manifest, out_dir, out_manifest = layout.raw_manifest(dataset), layout.seg_dir(dataset), layout.seg_manifest(dataset)
+    manifest, out_dir, out_manifest = inputs["manifest"], outputs["images"], outputs["manifest"]
     raw = pd.read_csv(manifest)
     # Snakemake passes its thread count in ALLREPRO_WORKERS (the stage record's env)
     workers = max(1, workers or int(os.environ.get("ALLREPRO_WORKERS", 0)) or os.cpu_count() or 1)
     with atomic_path(out_dir) as tmp:
-        rel = [Path(p).relative_to(layout.raw_dir(dataset)) for p in raw["path"]]
+        rel = [Path(p).relative_to(inputs["dataset"]) for p in raw["path"]]
         names = [r.with_suffix(".png") for r in rel]
         jobs = [(p, str(tmp / "images" / n), str(tmp / "masks" / n), params) for p, n in zip(raw["path"], names)]
         with Pool(workers) as pool:

@@ -95,15 +95,15 @@ def cap_per_class(rows: pd.DataFrame, cap: int | None, seed: int, part: str) -> 
     return pd.concat(keep) if keep else rows
 
 
-def split(cfg: dict, exp: str) -> dict[str, pd.DataFrame]:
+def split(cfg: dict, inputs: dict, outputs: dict, exp: str) -> dict[str, pd.DataFrame]:
     spec, dataset = cfg["experiments"][exp], dataset_of(cfg, exp)
     classes = cfg["datasets"][dataset]["classes"]
-    raw = pd.read_csv(layout.raw_manifest(dataset), keep_default_na=False)
+    raw = pd.read_csv(inputs["raw"], keep_default_na=False)
     raw = raw.sort_values("path", kind="stable").reset_index(drop=True)
     table = pd.DataFrame({"id": raw["path"], "class": raw["class"], "group": raw["group"]})
     table["label"] = table["class"].map({c: i for i, c in enumerate(classes)})
     if spec["images"] == "segmented":
-        seg = pd.read_csv(layout.seg_manifest(dataset)).set_index("source")
+        seg = pd.read_csv(inputs["segmented"]).set_index("source")
         table["path"] = seg.loc[raw["path"], "path"].to_numpy()
     else:
         table["path"] = raw["path"]
@@ -112,7 +112,7 @@ def split(cfg: dict, exp: str) -> dict[str, pd.DataFrame]:
     by_twins = bool(spec["split"].get("group_near_duplicates"))
     groups = table["group"] if by_subject else pd.Series("", index=table.index)
     if by_twins:
-        dups = pd.read_csv(layout.audit_file(dataset, "duplicates.csv"), keep_default_na=False).set_index("path")
+        dups = pd.read_csv(inputs["duplicates"], keep_default_na=False).set_index("path")
         groups = split_groups(groups, dups.loc[table["id"], "near_cluster"].to_numpy(), by_subject)
     table["part"] = assign_parts(table.assign(group=groups), classes, spec["split"]["ratios"],
                                  spec["split"]["rounding"], spec["split"]["seed"], by_group=by_subject or by_twins)
@@ -123,7 +123,7 @@ def split(cfg: dict, exp: str) -> dict[str, pd.DataFrame]:
         if part == "train" and spec.get("oversample"):
             rows = oversample(rows.reset_index(drop=True), spec["split"]["seed"])
         out[part] = rows.reset_index(drop=True)
-        write_csv(out[part], layout.split_csv(exp, part))
+        write_csv(out[part], outputs[part])
     summary = ", ".join(f"{p} {len(df)} = {'/'.join(str(n) for n in df['class'].value_counts().reindex(classes, fill_value=0))}"
                         for p, df in out.items())
     print(f"split {exp}: {summary} ({'/'.join(classes)})")

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.class_weight import compute_class_weight
 
-from allrepro import layout, runtime
+from allrepro import runtime
 from allrepro.arrays import load_part
 from allrepro.fileio import atomic_path, write_csv, write_json
 from allrepro.models.trainable import count_trainable, set_trainable
@@ -149,7 +149,7 @@ def callbacks(phase: dict, has_val: bool) -> list[keras.callbacks.Callback]:
     return out
 
 
-def train(cfg: dict, exp: str, model_name: str, seed: int | None = None) -> dict:
+def train(cfg: dict, inputs: dict, outputs: dict, exp: str, model_name: str, seed: int | None = None) -> dict:
     """Train one model; `seed` (a seed of `repeats:`) trains a repeat in place of train.seed, under seeds/<seed>/."""
     from allrepro.models.build import build_model
 
@@ -158,16 +158,16 @@ def train(cfg: dict, exp: str, model_name: str, seed: int | None = None) -> dict
     setup = runtime.configure(cfg["train"])
     spec, classes = model_spec(cfg, model_name), class_names(cfg, exp)
     size = spec["input_size"]
-    x_train, y_train = load_part(exp, "train", size)
-    val = load_part(exp, "val", size)
+    x_train, y_train = load_part(inputs, "train")
+    val = load_part(inputs, "val")
     val = val if len(val[1]) else None  # an experiment without a validation part
     class_weight = None
     if experiment(cfg, exp).get("class_weights"):
         weights = compute_class_weight("balanced", classes=np.arange(len(classes)), y=y_train)
         class_weight = {i: float(w) for i, w in enumerate(weights)}
 
-    out = Path(layout.model_dir(exp, model_name, seed))
-    work = out / ".work"
+    out = Path(outputs["model"]).parent
+    work = out / ".work"  # resumable state of an interrupted run, beside the outputs
     fingerprint = json.dumps({"spec": spec, "train": cfg["train"], "rows": len(y_train),
                               "class_weight": class_weight, "backend": setup["backend"]}, sort_keys=True)
     previous = work / "fingerprint.json"
@@ -210,15 +210,15 @@ def train(cfg: dict, exp: str, model_name: str, seed: int | None = None) -> dict
             (work / f"phase{number}.json").write_text(json.dumps({"last_epoch": epoch}))
 
     history = read_log(log)
-    with atomic_path(out / "model.keras") as tmp:
+    with atomic_path(outputs["model"]) as tmp:
         model.save(tmp)
-    write_csv(history, out / "history.csv")
+    write_csv(history, outputs["history"])
     info = {"classes": classes, "model": model_name, "backbone": spec["backbone"], "input_size": size,
             "weights": spec.get("weights"), "seed": cfg["train"]["seed"], "train_rows": int(len(y_train)), "epochs": epoch,
             "params_total": int(model.count_params()), "params_trainable": trainable, "runtime": setup,
             "seconds": round(time.time() - started, 1), **throughput_summary(history),
             "peak_memory_mib": runtime.peak_memory_mib(), "overrides": cfg.get("_overrides", [])}
-    write_json(info, out / "labels.json")
+    write_json(info, outputs["labels"])
     shutil.rmtree(work)
     print(f"train {exp}/{model_name}: {epoch} epochs in {info['seconds']} s on {setup['backend']} "
           f"({setup['gpus']} GPU) -> {out}")

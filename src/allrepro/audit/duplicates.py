@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from allrepro import layout
 from allrepro.audit.twins import clusters
 from allrepro.fileio import write_csv, write_json
 
@@ -78,13 +77,13 @@ def summarise(table: pd.DataFrame, classes: list[str]) -> dict:
     return out
 
 
-def duplicates(cfg: dict, dataset: str) -> dict:
-    manifest = pd.read_csv(layout.raw_manifest(dataset), keep_default_na=False)
+def duplicates(cfg: dict, inputs: dict, outputs: dict, dataset: str) -> dict:
+    manifest = pd.read_csv(inputs["manifest"], keep_default_na=False)
     table = find_duplicates(manifest, cfg["audit"]["near_duplicate_distance"])
     summary = summarise(table, cfg["datasets"][dataset]["classes"])
     summary["near_duplicate_distance"] = cfg["audit"]["near_duplicate_distance"]
-    write_csv(table, layout.audit_file(dataset, "duplicates.csv"))
-    write_json(summary, layout.audit_file(dataset, "duplicates.json"))
+    write_csv(table, outputs["table"])
+    write_json(summary, outputs["summary"])
     print(f"duplicates {dataset}: {summary['exact']['clusters']} exact clusters ({summary['exact']['images']} images), "
           f"{summary['near']['clusters']} near-duplicate clusters ({summary['near']['images']} images) "
           f"at distance <= {summary['near_duplicate_distance']}")

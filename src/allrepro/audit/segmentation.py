@@ -15,7 +15,6 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from allrepro import layout
 from allrepro.fileio import write_csv
 from allrepro.params import ParamsError
 from allrepro.hsv import hsv_mask
@@ -64,27 +63,27 @@ def per_class(table: pd.DataFrame) -> pd.DataFrame:
     return out.round(4)
 
 
-def agreement(cfg: dict, dataset: str) -> pd.DataFrame:
+def agreement(cfg: dict, inputs: dict, outputs: dict, dataset: str) -> pd.DataFrame:
     if not cfg["datasets"][dataset].get("reference_masks"):
         raise ParamsError(f"datasets.{dataset}.reference_masks: not set (no segmented images to compare with)")
     data = cfg["datasets"][dataset]
-    raw = pd.read_csv(layout.raw_manifest(dataset), keep_default_na=False)
+    raw = pd.read_csv(inputs["manifest"], keep_default_na=False)
     table = agreement_table(raw, data, cfg["segment"], cfg["audit"]["reference_threshold"])
     summary = per_class(table)
-    write_csv(table, layout.audit_file(dataset, "segmentation_images.csv"))
-    write_csv(summary.reset_index(), layout.audit_file(dataset, "segmentation.csv"))
+    write_csv(table, outputs["images"])
+    write_csv(summary.reset_index(), outputs["summary"])
     print(f"agreement {dataset}: mean Dice {summary.loc['all', 'dice']:.3f}, IoU {summary.loc['all', 'iou']:.3f} "
           f"(our HSV masks vs {data['reference_masks']}/)")
     return summary
 
 
-def fit_hsv(cfg: dict, exp: str, images_per_class: int | None = None) -> dict:
+def fit_hsv(cfg: dict, exp: str, train_csv: str, images_per_class: int | None = None) -> dict:
     """Grid search of hue (lower, upper) and saturation (lower) bounds on a seeded sample of the
     experiment's training images; value stays 0-255 and the morphology stays as in params."""
     spec = cfg["experiments"][exp]
     data, fit = cfg["datasets"][spec["dataset"]], cfg["audit"].get("fit_hsv", {})
     n = images_per_class or fit.get("images_per_class", 40)
-    train = pd.read_csv(layout.split_csv(exp, "train"), keep_default_na=False).drop_duplicates("id")
+    train = pd.read_csv(train_csv, keep_default_na=False).drop_duplicates("id")
     sample = pd.concat([g.sample(min(n, len(g)), random_state=spec["split"]["seed"]) for _, g in train.groupby("class")])
     threshold = cfg["audit"]["reference_threshold"]
     images = [(cv2.imread(p, cv2.IMREAD_COLOR),

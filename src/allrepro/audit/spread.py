@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from allrepro import layout
 from allrepro.fileio import write_csv, write_json
 from allrepro.params import ensemble_members, models_for, repeats
 
@@ -23,9 +22,10 @@ HEADLINE = {"accuracy": "accuracy", "macro.f1": "macro-F1", "mcc": "MCC"}
 ENSEMBLE = "ensemble"
 
 
-def runs(cfg: dict) -> list[tuple[int, int | None]]:
-    """(seed, path seed) of every training run: the primary's path seed is None (its outputs keep today's paths)."""
-    return [(cfg["train"]["seed"], None), *((s, s) for s in repeats(cfg))]
+def runs(cfg: dict) -> list[tuple[int, str]]:
+    """(seed, tag) of every training run: the tag names its files in the job's inputs ("primary": train.seed's run,
+    "seed<N>": a repeat's)."""
+    return [(cfg["train"]["seed"], "primary"), *((s, f"seed{s}") for s in repeats(cfg))]
 
 
 def seed_table(intervals: dict[int, pd.DataFrame], names: list[str]) -> pd.DataFrame:
@@ -65,13 +65,13 @@ def paper_placement(checks: dict[int, pd.DataFrame]) -> list[dict]:
     return out
 
 
-def ensemble_choices(cfg: dict, exp: str) -> list[dict]:
+def ensemble_choices(cfg: dict, inputs: dict, exp: str) -> list[dict]:
     """The ensemble's weights and γ as chosen in every seed's run (does the choice itself move?)."""
     if not ensemble_members(cfg, exp):
         return []
     out = []
-    for seed, at in runs(cfg):
-        m = json.loads(Path(layout.ensemble_file(exp, "metrics.json", at)).read_text())
+    for seed, tag in runs(cfg):
+        m = json.loads(Path(inputs[f"{tag}_ensemble"]).read_text())
         out.append({"seed": seed, "weights": m["weights"], "gamma": m["gamma"], "selected_on": m["selected_on"],
                     "accuracy_all": m.get("accuracy_all"), "coverage": m.get("coverage")})
     return out
@@ -103,20 +103,20 @@ def verdicts(table: pd.DataFrame, placement: list[dict], choices: list[dict], n:
     return out
 
 
-def stage(cfg: dict, exp: str) -> dict:
+def stage(cfg: dict, inputs: dict, outputs: dict, exp: str) -> dict:
     seeds = runs(cfg)
     names = [*models_for(cfg, exp), *([ENSEMBLE] if ensemble_members(cfg, exp) else [])]
-    intervals = {seed: pd.read_csv(layout.exp_audit_file(exp, "intervals.csv", at)) for seed, at in seeds}
-    checks = {seed: pd.read_csv(layout.exp_audit_file(exp, "paper_check.csv", at)) for seed, at in seeds}
+    intervals = {seed: pd.read_csv(inputs[f"{tag}_intervals"]) for seed, tag in seeds}
+    checks = {seed: pd.read_csv(inputs[f"{tag}_paper_check"]) for seed, tag in seeds}
     table = seed_table(intervals, names)
     placement = paper_placement(checks)
-    choices = ensemble_choices(cfg, exp)
+    choices = ensemble_choices(cfg, inputs, exp)
     summary = {"experiment": exp, "seeds": [s for s, _ in seeds],
                "accuracy": {r["model"]: {k: None if pd.isna(r[k]) else float(r[k]) for k in ("mean", "std", "min", "max")}
                             for r in table[table["metric"] == "accuracy"].to_dict("records")},
                "paper": placement, "ensemble_choices": choices,
                "verdicts": verdicts(table, placement, choices, len(seeds))}
-    write_csv(table, layout.spread_file(exp, "spread.csv"))
-    write_json(summary, layout.spread_file(exp, "spread.json"))
+    write_csv(table, outputs["spread_csv"])
+    write_json(summary, outputs["spread_json"])
     print(f"spread {exp}: " + " ".join(summary["verdicts"]))
     return summary

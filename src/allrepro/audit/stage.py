@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from allrepro import layout
+from allrepro.layout import PARTS
 from allrepro.audit.twins import leakage
 from allrepro.audit.shortcuts import MASK_BASELINE, foreground_by_class, mask_baseline, run_baselines
 from allrepro.audit.uncertainty import bootstrap, mcnemar, paper_check
@@ -29,15 +29,14 @@ from allrepro.params import dataset_of, ensemble_members, models_for, paper_of, 
 ENSEMBLE = "ensemble"
 
 
-def test_predictions(cfg: dict, exp: str, seed: int | None = None) -> dict[str, pd.DataFrame]:
-    preds = {m: pd.read_csv(layout.eval_file(exp, m, "predictions_test.csv", seed), keep_default_na=False)
-             for m in models_for(cfg, exp)}
+def test_predictions(cfg: dict, inputs: dict, exp: str) -> dict[str, pd.DataFrame]:
+    preds = {m: pd.read_csv(inputs[f"{m}_test"], keep_default_na=False) for m in models_for(cfg, exp)}
     if ensemble_members(cfg, exp):
-        preds[ENSEMBLE] = pd.read_csv(layout.ensemble_file(exp, "predictions.csv", seed), keep_default_na=False)
+        preds[ENSEMBLE] = pd.read_csv(inputs["ensemble"], keep_default_na=False)
     return preds
 
 
-def ensemble_configurations(cfg: dict, exp: str, paper: str, classes: list[str], seed: int | None = None) -> tuple[dict, dict]:
+def ensemble_configurations(cfg: dict, inputs: dict, exp: str, paper: str, classes: list[str]) -> tuple[dict, dict]:
     """Our test predictions for every weights x gamma configuration the paper reports ('Overall' rows), so
     each of its numbers (99.96% included) can be held against an interval of the same configuration."""
     from allrepro.combine import combine, read_predictions
@@ -47,8 +46,8 @@ def ensemble_configurations(cfg: dict, exp: str, paper: str, classes: list[str],
     if not reported or not members:
         return {}, {}
     spec = cfg["experiments"][exp]["ensemble"]
-    best = members.index(json.loads(Path(layout.ensemble_file(exp, "metrics.json", seed)).read_text())["best_member"])
-    frames = [read_predictions(layout.eval_file(exp, m, "predictions_test.csv", seed), classes) for m in members]
+    best = members.index(json.loads(Path(inputs["ensemble_metrics"]).read_text())["best_member"])
+    frames = [read_predictions(inputs[f"{m}_test"], classes) for m in members]
     preds, rows = {}, {}
     for key, (precision, sensitivity, specificity, f1, accuracy) in reported.items():
         weights, gamma = key.rsplit(" ", 1)
@@ -105,39 +104,39 @@ def verdicts(cfg: dict, exp: str, summary: dict, intervals: pd.DataFrame, checks
     return out
 
 
-def audit(cfg: dict, exp: str, seed: int | None = None) -> dict:
+def audit(cfg: dict, inputs: dict, outputs: dict, exp: str, seed: int | None = None) -> dict:
     """The audit of one training run: the primary one, or the repeat trained with `seed`."""
     classes, dataset = class_names(cfg, exp), dataset_of(cfg, exp)
-    split = {p: pd.read_csv(layout.split_csv(exp, p), keep_default_na=False) for p in layout.PARTS}
-    dups = pd.read_csv(layout.audit_file(dataset, "duplicates.csv"), keep_default_na=False)
+    split = {p: pd.read_csv(inputs[f"{p}_csv"], keep_default_na=False) for p in PARTS}
+    dups = pd.read_csv(inputs["duplicates"], keep_default_na=False)
     leaks = leakage(split, dups)
 
     base_cfg = cfg["audit"]["baselines"]
     base = run_baselines(split["train"], split["test"], classes, base_cfg.get("histogram_bins", 8),
                          base_cfg.get("neighbors", 1), cfg["audit"]["bootstrap"]["seed"])
     if segmented(cfg, exp):  # the network sees the mask: how much does its size alone tell?
-        seg = pd.read_csv(layout.seg_manifest(dataset), keep_default_na=False)
+        seg = pd.read_csv(inputs["segmented"], keep_default_na=False)
         foreground = dict(zip(seg["source"], seg["foreground"]))
         base.update(mask_baseline(split["train"], split["test"], classes, foreground, cfg["audit"]["bootstrap"]["seed"]))
     write_csv(pd.concat([f.assign(model=m) for m, f in base.items()], ignore_index=True),
-              layout.exp_audit_file(exp, "baselines.csv", seed))
+              outputs["baselines_csv"])
 
-    preds = test_predictions(cfg, exp, seed)
+    preds = test_predictions(cfg, inputs, exp)
     everything = {**preds, **base}
     boot = cfg["audit"]["bootstrap"]
     intervals = bootstrap(everything, classes, boot["resamples"], boot["seed"], boot["level"])
-    write_csv(intervals, layout.exp_audit_file(exp, "intervals.csv", seed))
-    write_csv(mcnemar(everything, classes), layout.exp_audit_file(exp, "mcnemar.csv", seed))
+    write_csv(intervals, outputs["intervals_csv"])
+    write_csv(mcnemar(everything, classes), outputs["mcnemar_csv"])
 
     models = models_for(cfg, exp)
     rows = paper_values().get(paper_of(cfg, exp), {}).get("table", {}).get("rows", {})
     checks = paper_check(intervals, rows, {m: m if m in models else models[0] for m in rows})
-    configs, config_rows = ensemble_configurations(cfg, exp, paper_of(cfg, exp), classes, seed)
+    configs, config_rows = ensemble_configurations(cfg, inputs, exp, paper_of(cfg, exp), classes)
     if configs:  # the paper's ensemble rows, each against the same configuration of our members
         config_intervals = bootstrap(configs, classes, boot["resamples"], boot["seed"], boot["level"])
         checks = pd.concat([checks, paper_check(config_intervals, config_rows, {c: c for c in configs})],
                            ignore_index=True)
-    write_csv(checks, layout.exp_audit_file(exp, "paper_check.csv", seed))
+    write_csv(checks, outputs["paper_check_csv"])
 
     acc = intervals[intervals["metric"] == "accuracy"].set_index("model")["value"]
     best_model = max(preds, key=lambda m: acc[m])
@@ -156,7 +155,7 @@ def audit(cfg: dict, exp: str, seed: int | None = None) -> dict:
                                     "high": float(row["high"]),
                                     "foreground_by_class": foreground_by_class(split["train"], foreground)}
     summary["verdicts"] = verdicts(cfg, exp, summary, intervals, checks)
-    write_json(leaks, layout.exp_audit_file(exp, "leakage.json", seed))
-    write_json(summary, layout.exp_audit_file(exp, "audit.json", seed))
+    write_json(leaks, outputs["leakage_json"])
+    write_json(summary, outputs["audit_json"])
     print(f"audit {exp}{'' if seed is None else f' (seed {seed})'}: " + " ".join(summary["verdicts"]))
     return summary
