@@ -109,3 +109,13 @@ def test_killed_training_resumes_to_the_uninterrupted_weights(prepared):
         pd.testing.assert_frame_equal(history(), expected)
         assert weights_digest(project) == uninterrupted, f"killed after epoch {kill_at}"
         assert not (out / ".work").exists()
+
+
+def test_run_eagerly_auto_only_for_a_handful_of_steps_on_a_cpu():
+    """Tracing costs more than a few steps (the smoke profile's), never more than a real training job's."""
+    from allrepro.runtime import EAGER_STEPS, run_eagerly
+
+    cpu, gpu = {"gpus": 0, "jit_compile": False}, {"gpus": 1, "jit_compile": True}
+    assert run_eagerly("auto", 2, cpu) and run_eagerly("auto", EAGER_STEPS, cpu)
+    assert not run_eagerly("auto", EAGER_STEPS + 1, cpu) and not run_eagerly("auto", 20 * 72, cpu)  # quick profile
+    assert not run_eagerly("auto", 2, gpu) and not run_eagerly(False, 2, cpu) and run_eagerly(True, 5000, cpu)

@@ -140,7 +140,7 @@ def training_info(cfg: dict, exp: str, models: list[str], files: dict) -> pd.Dat
                                                "params_total", "seconds", "train_images_per_s",
                                                "first_epoch_seconds", "peak_memory_mib")},
                    "backend": run.get("backend"), "device": run.get("device"),
-                   "precision": run.get("precision"), "XLA": run.get("jit_compile"),
+                   "precision": run.get("precision"), "XLA": run.get("jit_compile"), "eager": run.get("run_eagerly"),
                    "versions": ", ".join(f"{k} {v}" for k, v in run.get("versions", {}).items() if k != "allrepro"),
                    "trained in": trained_in(cfg, exp, m)}
     return pd.DataFrame(rows).T

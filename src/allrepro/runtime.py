@@ -126,6 +126,19 @@ def configure(train_cfg: dict) -> dict:
             "versions": versions()}
 
 
+# Graph mode traces the train and test functions once per compile (each phase): minutes for a 200-layer network on
+# a CPU, about as long as 30-60 of its steps. A job of fewer steps than this runs faster eagerly (the smoke profile:
+# one step per phase; DenseNet-201 at 224 px, 1 step of 32 images: 281 s traced, 127 s eagerly, benchmarks/eager.py).
+EAGER_STEPS = 32
+
+
+def run_eagerly(choice, total_steps: int, setup: dict) -> bool:
+    """train.run_eagerly: auto = eagerly on a CPU without XLA when the whole job is at most EAGER_STEPS steps."""
+    if choice in ("auto", None):
+        return not setup["gpus"] and not setup["jit_compile"] and total_steps <= EAGER_STEPS
+    return bool(choice)
+
+
 def peak_memory_mib() -> float | None:
     """Peak accelerator memory this process has used so far (MiB); None on a CPU."""
     name = backend()

@@ -178,15 +178,17 @@ def train(cfg: dict, inputs: dict, outputs: dict, exp: str, model_name: str, see
     log, started, epoch, trainable = work / "epochs.csv", time.time(), 0, []
     kill_at = int(os.environ.get(KILL_ENV, 0))
     batches = epoch_batches(x_train, y_train, spec["batch_size"], cfg["train"]["seed"])
+    steps = -(-len(y_train) // spec["batch_size"])
+    setup["run_eagerly"] = runtime.run_eagerly(cfg["train"].get("run_eagerly"), steps * sum(p["epochs"] for p in spec["phases"]),
+                                               setup)
     with runtime.distribution(setup):
         model, backbone = build_model(spec, len(classes))
         for number, phase in enumerate(spec["phases"], start=1):
             done = work / f"phase{number}.weights.h5"
             set_trainable(backbone, phase.get("trainable", "all"))
             trainable.append(count_trainable(model))
-            steps = -(-len(y_train) // spec["batch_size"])
-            model.compile(optimizer=optimizer(phase, steps), loss="sparse_categorical_crossentropy",
-                          metrics=["accuracy"], jit_compile=setup["jit_compile"])
+            model.compile(optimizer=optimizer(phase, steps), loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                          jit_compile=setup["jit_compile"] and not setup["run_eagerly"], run_eagerly=setup["run_eagerly"])
             if done.exists():  # finished before an interruption: take its weights, skip its epochs
                 model.load_weights(done)
                 epoch = json.loads((work / f"phase{number}.json").read_text())["last_epoch"]
