@@ -55,7 +55,39 @@ def test_leakage_counts_test_images_with_a_training_twin(twins):
     table = find_duplicates(manifest, max_distance=4)
     frame = lambda names: pd.DataFrame({"id": [str(paths[n]) for n in names]})  # noqa: E731
     split = {"train": frame(["a", "b", "c"]), "val": frame([]), "test": frame(["a_copy", "b_near", "d"])}
-    assert leakage(split, table) == {"test": {"images": 3, "with_exact_twin_in_train": 1, "with_near_twin_in_train": 2}}
+    assert leakage(split, table) == {"test": {"images": 3, "with_exact_twin_in_train": 1, "with_near_twin_in_train": 2,
+                                              "subjects": None}}  # no subject ids: nothing said about patients
+
+
+def cnmc_table() -> pd.DataFrame:
+    """The generated C-NMC layout's images (python -m allrepro.datasets.synthetic cnmc): subject ids as groups."""
+    from allrepro.datasets.synthetic import CNMC_SUBJECTS
+
+    rows = [{"id": f"UID_{s}_{i}_{cls}.bmp", "class": cls, "group": s}
+            for cls, subjects in CNMC_SUBJECTS.items() for s, n in subjects for i in range(n)]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("experiment", ["pushpalatha", "pushpalatha_grouped"])
+def test_subject_leakage_of_the_image_split_and_none_in_the_grouped_one(experiment):
+    """pushpalatha's image-level split puts most subjects in both training and test; pushpalatha_grouped (the
+    shipped experiment) keeps each subject in one part and both classes in every part."""
+    from allrepro.audit.twins import subject_leakage
+
+    spec = yaml.safe_load((ROOT / "params.yaml").read_text())["experiments"][experiment]["split"]
+    table = cnmc_table()
+    by_group = spec["group_by"] == "group"
+    parts = assign_parts(table, ["all", "hem"], spec["ratios"], spec["rounding"], spec["seed"], by_group=by_group)
+    split = {p: table[parts == p] for p in ("train", "val", "test")}
+    test = subject_leakage(split["train"], split["test"])
+    if by_group:
+        assert test["with_subject_in_train"] == 0 and test["subject_share"] == 0.0
+        assert all(set(split[p]["class"]) == {"all", "hem"} for p in split)
+        assert not set(split["train"]["group"]) & (set(split["val"]["group"]) | set(split["test"]["group"]))
+    else:
+        assert test["subjects_in_train"] == test["subjects"] >= 8  # 10 subjects: nearly all in both parts
+        assert test["with_subject_in_train"] == len(split["test"]) and test["subject_share"] == 1.0
+        assert test["with_subject_in_train: all"] + test["with_subject_in_train: hem"] == len(split["test"])
 
 
 def test_group_near_duplicates_keeps_each_cluster_in_one_part():
@@ -102,6 +134,22 @@ def test_bootstrap_intervals_are_seeded_and_hold_the_point_estimate():
     check = paper_check(a, {"paper_net": {"accuracy": 100 * acc.loc["good", "value"], "mcc": 1.0}},
                         {"paper_net": "good"})
     assert check.set_index("metric")["inside"].to_dict() == {"accuracy": True, "mcc": False}
+
+
+def test_a_perfect_class_on_30_images_gets_a_lower_bound_below_100_percent():
+    """The percentile bootstrap collapses to [100, 100] on a class that is never wrong; the exact interval of
+    30 of 30 does not (Clopper–Pearson: 0.025^(1/30) = 88.4%), so a paper's 99% is not called "outside"."""
+    y = np.repeat(np.arange(4), 30)
+    pred = y.copy()
+    pred[30:33] = 2  # three Early images called Pre; Benign stays perfect
+    table = bootstrap({"m": frame(y, pred)}, CLASSES, 500, 0, 0.95).set_index("metric")
+    benign = table.loc["per_class.Benign.recall"]
+    assert benign["value"] == 1.0 and benign["high"] == 1.0 and benign["trials"] == 30
+    assert benign["low"] == pytest.approx(0.025 ** (1 / 30)) and benign["method"] == "Clopper-Pearson"
+    assert table.loc["per_class.Pre.precision", "trials"] == 33  # its denominator: images called Pre
+    assert table.loc["mcc", "method"] == "bootstrap percentile"
+    check = paper_check(table.reset_index(), {"net": {"per_class.Benign.recall": 99.0}}, {"net": "m"})
+    assert check["inside"].all()
 
 
 def test_mcnemar_counts_discordant_images():

@@ -24,21 +24,24 @@ def test_the_seed_table_gives_mean_sd_range_and_interval_width():
 
 
 def test_a_paper_number_is_placed_against_the_seeds_range_and_their_intervals():
-    def check(ours, low, high, inside):
+    def check(ours, low, high, inside, judged=True):
         return pd.DataFrame([{"paper model": "P", "ours": "a", "metric": "accuracy", "paper %": 95.0,
-                              "ours %": ours, "low %": low, "high %": high, "inside": inside}])
+                              "ours %": ours, "low %": low, "high %": high, "inside": inside, "judged": judged}])
 
     placed = paper_placement({42: check(93.0, 91.0, 95.5, True), 1: check(94.0, 92.0, 96.0, True),
                               2: check(92.0, 90.0, 94.0, False)})
-    assert placed == [{"paper model": "P", "ours": "a", "metric": "accuracy", "paper %": 95.0, "seeds": 3,
-                       "ours min %": 92.0, "ours max %": 94.0, "inside seed range": False,
+    assert placed == [{"paper model": "P", "ours": "a", "metric": "accuracy", "paper %": 95.0, "judged": True,
+                       "seeds": 3, "ours min %": 92.0, "ours max %": 94.0, "inside seed range": False,
                        "intervals containing it": 2}]
     table = seed_table({42: intervals({"a": 0.93}), 1: intervals({"a": 0.94}), 2: intervals({"a": 0.92})}, ["a"])
     choices = [{"weights": [0.5, 0.5], "gamma": 0.7}, {"weights": [0.6, 0.4], "gamma": 0.7},
                {"weights": [0.5, 0.5], "gamma": 0.7}]
     said = " ".join(verdicts(table, placed, choices, 3))
-    assert "outside the range our a reaches over 3 seeds (92.00–94.00%)" in said
+    assert "above the range the same network reaches over 3 seeds (92.00–94.00%)" in said
     assert "inside 2 of the 3 seeds' intervals" in said
     assert "moves: 2 different choices" in said
     assert "less than the test sample moves one run" in said  # half-range 1 point, bootstrap half-width 2
     assert "not measured" in verdicts(table, placed, choices, 1)[0]
+    stand_in = paper_placement({42: check(93.0, 91.0, 95.5, True, judged=False), 1: check(94.0, 92.0, 96.0, True, False)})
+    said = " ".join(verdicts(table, stand_in, [], 2))
+    assert "is not judged" in said and "inside" not in said and "outside" not in said

@@ -58,18 +58,27 @@ def markdown(spec: dict) -> str:
     leak = spec["audit"]["leakage"].get("test", {})
     lines += [f"- In this split, {leak.get('with_exact_twin_in_train', 0)} of {leak.get('images', 0)} test images have "
               f"an exact twin and {leak.get('with_near_twin_in_train', 0)} a near twin in training.",
+              ("- The dataset has no subject (patient) ids: whether test images share a patient with training is "
+               "unknown." if leak.get("subjects") is None else
+               f"- {leak['with_subject_in_train']} of {leak['images']} test images ({100 * leak['subject_share']:.1f}%) "
+               f"come from a subject who also has images in training ({leak['subjects_in_train']} of "
+               f"{leak['subjects']} test subjects)."),
               f"- Best colour-only baseline: {spec['audit']['best_baseline']['name']}, "
               f"{100 * spec['audit']['best_baseline']['accuracy']:.1f}% test accuracy.", "",
-              f"## Test metrics ({test['model']}, {100 * level:.0f}% bootstrap intervals over the test images)", "",
+              f"## Test metrics ({test['model']}, {100 * level:.0f}% intervals over the test images: Clopper–Pearson "
+              "for accuracy, bootstrap for the others)", "",
               "| metric | value [interval] |", "|---|---|"]
     lines += [f"| {k} | {_pct(test.get(k))} |" for k in ("accuracy", "macro.f1", "mcc")]
     if "coverage" in test:
         lines.append(f"| coverage (confident predictions) | {100 * test['coverage']:.1f}% |")
     if spec["paper_check"]:
-        lines += ["", "## The paper's number beside ours", "", "| paper model | ours | paper % | ours % [interval] | inside |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "## The paper's number beside ours", "",
+                  "A verdict only where the paper's own network ran under its protocol; a stand-in's number shows what "
+                  "another network gets on this split.", "",
+                  "| paper model | ours | paper % | ours % [interval] | paper's value |", "|---|---|---|---|---|"]
         lines += [f"| {r['paper model']} | {r['ours']} | {r['paper %']} | {r['ours %']} [{r['low %']}, {r['high %']}] | "
-                  f"{'yes' if r['inside'] else 'no'} |" for r in spec["paper_check"]]
+                  + (("inside" if r["inside"] else "outside") if r.get("judged", True) else "not judged (stand-in)")
+                  + " |" for r in spec["paper_check"]]
     lines += ["", "## Audit verdicts", ""] + [f"- {v}" for v in spec["audit"]["verdicts"]]
     lines += ["", "## Versions", "", ", ".join(f"{k} {v}" for k, v in spec["versions"].items() if v), ""]
     return "\n".join(lines)

@@ -63,6 +63,12 @@ def resolve_profile(cfg: dict) -> dict:
     return cfg
 
 
+def work_cut(cfg: dict) -> bool:
+    """The active profile cuts the work (its epochs or its split parts): its numbers are no test of a paper's."""
+    prof = cfg["profiles"][cfg["profile"]]
+    return prof.get("epochs") is not None or bool(prof.get("split"))
+
+
 def profile_kind(cfg: dict) -> str:
     """The profile whose per-experiment choices apply (ensemble members): `like:`, else the profile itself."""
     return cfg["profiles"][cfg["profile"]].get("like") or cfg["profile"]

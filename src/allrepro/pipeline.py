@@ -225,7 +225,8 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           inputs=_audit_inputs,
           params=lambda cfg, exp: ["audit.bootstrap", "audit.baselines", "audit.close_to_cnn", "train.seed",
                                    f"experiments.{exp}.paper", f"experiments.{exp}.ensemble",
-                                   f"datasets.{dataset_of(cfg, exp)}.classes", "profile", f"{ACTIVE}.like"],
+                                   f"datasets.{dataset_of(cfg, exp)}.classes", "profile", f"{ACTIVE}.like",
+                                   f"{ACTIVE}.epochs", f"{ACTIVE}.split"],  # a profile that cuts work judges no claim
           repeated=True, fanout=lambda cfg, p: [{"exp": e, **at} for at in p["seeds"] for e in p["selected"]]),
     Stage("spread", "every model's metrics over the training seeds (train.seed and `repeats:`) against the papers'",
           "allrepro.audit.spread:stage", ("exp",),

@@ -34,8 +34,10 @@ def assign_parts(table: pd.DataFrame, classes: list[str], ratios: dict, rounding
                  by_group: bool = False) -> pd.Series:
     """A part name per row: each class is shuffled with its own seeded generator, then cut.
 
-    by_group: groups (C-NMC subjects) are shuffled instead of rows and each whole group goes to the
-    part whose quota it fits best, so no subject spans two parts; counts then only approximate the ratios.
+    by_group: groups (C-NMC subjects) are shuffled instead of rows and dealt whole, so no subject spans two
+    parts: first one group to each part that has a quota (the smallest quota first), so every part holds every
+    class that has enough groups, then each next group to the part furthest from its quota; counts then only
+    approximate the ratios.
     Groups are formed within a class: a near-duplicate cluster whose images carry two labels (none in the
     Kaggle ALL dataset) can still span parts, and the audit's leakage count shows it."""
     part = pd.Series("", index=table.index, dtype=object)
@@ -52,9 +54,11 @@ def assign_parts(table: pd.DataFrame, classes: list[str], ratios: dict, rounding
             continue
         groups = table.loc[rows].groupby("group", sort=True).groups
         left = dict(quotas)
+        empty = sorted((p for p, q in quotas.items() if q > 0), key=lambda p: (quotas[p], layout.PARTS.index(p)))
         for g in rng.permutation(sorted(groups)):
             members = groups[g]
-            name = max(left, key=lambda p: left[p])  # the part furthest from its quota takes the group
+            # a part still without a group of this class takes it; then the part furthest from its quota
+            name = empty.pop(0) if empty else max(left, key=lambda p: left[p])
             part[members] = name
             left[name] -= len(members)
     return part

@@ -33,4 +33,21 @@ def leakage(split: dict[str, pd.DataFrame], table: pd.DataFrame, source_of: dict
         for kind in ("exact", "near"):
             twins = np.isin(cluster_ids(part, kind), cluster_ids("train", kind))
             out[part][f"with_{kind}_twin_in_train"] = int(twins.sum())
+        out[part].update(subject_leakage(split["train"], split[part]))
     return out
+
+
+def subject_leakage(train: pd.DataFrame, part: pd.DataFrame) -> dict:
+    """Images of a held-out part whose subject (the manifest's `group`: a C-NMC patient) also has images in the
+    training part — per class, with their share — and how many of the part's subjects those are. A dataset
+    without subject ids (empty groups) gets `subjects: None`: nothing can be said."""
+    groups = part["group"].fillna("").astype(str) if "group" in part else pd.Series("", index=part.index)
+    if not (groups != "").any():
+        return {"subjects": None}
+    seen = set(train["group"].fillna("").astype(str)) - {""}
+    shared = groups.isin(seen) & (groups != "")
+    unique = part.drop_duplicates("id") if "id" in part else part
+    keep = shared.loc[unique.index]
+    return {"subjects": int(groups[groups != ""].nunique()), "subjects_in_train": int(groups[shared].nunique()),
+            "with_subject_in_train": int(keep.sum()), "subject_share": round(float(keep.mean()), 4),
+            **{f"with_subject_in_train: {c}": int(v) for c, v in keep.groupby(unique["class"]).sum().sort_index().items()}}

@@ -1,9 +1,14 @@
-"""Uncertainty: bootstrap confidence intervals, McNemar's test, and where the papers' numbers fall.
+"""Uncertainty: confidence intervals, McNemar's test, and where the papers' numbers fall.
 
-One test part of 490 images moves accuracy by 0.2% per image, so a single number says little on its
-own. Resampling the test images (seeded) gives percentile intervals for every metric the papers print,
-computed from confusion matrices in bulk (one bincount per resample). An abstention of the ensemble
-is a prediction of an extra "none" class that is never right, so it counts as an error everywhere.
+One test part of 490 images moves accuracy by 0.2% per image, so a single number says little on its own.
+Proportions — accuracy and each class's precision, recall (sensitivity) and specificity — get the exact
+Clopper–Pearson interval of k successes in n (scipy's binomtest): it never collapses at 0 or 1 (a class right
+on all of its 30 images: [88.4%, 100%], where the percentile bootstrap gives [100, 100] and would call a
+paper's 99% "outside"), and its coverage is at least the nominal level, so "the paper's value lies outside"
+is never claimed on too narrow an interval. The other metrics (MCC, F1, macro averages) are not proportions:
+they keep the percentile bootstrap over the test images (seeded; every model resampled with the same
+indices), computed from confusion matrices in bulk. An abstention of the ensemble is a prediction of an
+extra "none" class that is never right, so it counts as an error everywhere.
 """
 from __future__ import annotations
 
@@ -56,22 +61,55 @@ def labels_of(frame: pd.DataFrame, classes: list[str]) -> tuple[np.ndarray, np.n
     return frame["true"].map(index).to_numpy(), frame["pred"].map(index).fillna(-1).astype(int).to_numpy()
 
 
+EXACT = "Clopper-Pearson"
+BOOTSTRAP = "bootstrap percentile"
+
+
+def proportion_counts(cm: np.ndarray, classes: list[str]) -> dict[str, tuple[int, int]]:
+    """(successes, trials) of every proportion of one confusion matrix ((k+1)-square: the last label is "no
+    prediction"): accuracy, and each class's precision, recall and specificity, by metrics.json's names."""
+    k, total = len(classes), int(cm.sum())
+    out = {"accuracy": (int(np.trace(cm[:k, :k])), total)}
+    for i, cls in enumerate(classes):
+        tp, true_n, pred_n = int(cm[i, i]), int(cm[i].sum()), int(cm[:k, i].sum())
+        negatives = total - true_n
+        out.update({f"per_class.{cls}.precision": (tp, pred_n), f"per_class.{cls}.recall": (tp, true_n),
+                    f"per_class.{cls}.specificity": (negatives - (pred_n - tp), negatives)})
+    return out
+
+
+def exact_interval(k: int, n: int, level: float) -> tuple[float, float]:
+    """Clopper–Pearson interval of k successes in n trials ((0, 1) when there are none)."""
+    if n == 0:
+        return 0.0, 1.0
+    ci = binomtest(k, n).proportion_ci(confidence_level=level, method="exact")
+    return float(ci.low), float(ci.high)
+
+
 def bootstrap(predictions: dict[str, pd.DataFrame], classes: list[str], resamples: int, seed: int,
               level: float) -> pd.DataFrame:
-    """Point estimate and percentile interval of every metric for every model (long form).
-    All models are resampled with the same indices, so their intervals are comparable."""
+    """Point estimate and interval of every metric for every model (long form): Clopper–Pearson for the
+    proportions (`method`, and `trials`: its denominator), the percentile bootstrap for the rest.
+    All models are resampled with the same indices, so their bootstrap intervals are comparable."""
     n = len(next(iter(predictions.values())))
     samples = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
     rows = []
     lo, hi = 100 * (1 - level) / 2, 100 * (1 + level) / 2
     for model, frame in predictions.items():
         y, pred = labels_of(frame, classes)
-        point = metrics_from_confusions(confusions(y, pred, len(classes), np.arange(n)[None, :]), classes)
+        whole = confusions(y, pred, len(classes), np.arange(n)[None, :])
+        point = metrics_from_confusions(whole, classes)
         boot = metrics_from_confusions(confusions(y, pred, len(classes), samples), classes)
+        exact = proportion_counts(whole[0], classes)
         for metric, values in boot.items():
-            rows.append({"model": model, "metric": metric, "value": float(point[metric][0]),
-                         "low": float(np.percentile(values, lo)), "high": float(np.percentile(values, hi)),
-                         "n": n, "resamples": resamples, "level": level})
+            if metric in exact:
+                (low, high), method, trials = exact_interval(*exact[metric], level), EXACT, exact[metric][1]
+            else:
+                low, high = float(np.percentile(values, lo)), float(np.percentile(values, hi))
+                method, trials = BOOTSTRAP, n
+            rows.append({"model": model, "metric": metric, "value": float(point[metric][0]), "low": low,
+                         "high": high, "n": n, "trials": trials, "method": method, "resamples": resamples,
+                         "level": level})
     return pd.DataFrame(rows)
 
 
@@ -89,10 +127,14 @@ def mcnemar(predictions: dict[str, pd.DataFrame], classes: list[str]) -> pd.Data
     return pd.DataFrame(rows, columns=["model A", "model B", "A right, B wrong", "A wrong, B right", "p value"])
 
 
-def paper_check(intervals: pd.DataFrame, paper_rows: dict[str, dict], stand_in: dict[str, str]) -> pd.DataFrame:
-    """Every number a paper reports beside our interval for the model that answers it (ours, or the
-    quick profile's stand-in), and whether it lies inside."""
+def paper_check(intervals: pd.DataFrame, paper_rows: dict[str, dict], stand_in: dict[str, str],
+                judged: set[str] | None = None) -> pd.DataFrame:
+    """Every number a paper reports beside our interval for the model that answers it, and whether it lies
+    inside. `judged`: the paper models whose own network ran under the paper's protocol (default: those that
+    answer for themselves); any other row is a stand-in's — what another network gets on this split — and is
+    never a verdict on the claim (`judged` False)."""
     rows = []
+    judged = {m for m, ours in stand_in.items() if ours == m} if judged is None else judged
     for paper_model, values in paper_rows.items():
         ours = stand_in[paper_model]
         for metric, reported in values.items():
@@ -103,5 +145,7 @@ def paper_check(intervals: pd.DataFrame, paper_rows: dict[str, dict], stand_in: 
             rows.append({"paper model": paper_model, "ours": ours, "metric": metric, "paper %": reported,
                          "ours %": round(100 * r["value"], 2), "low %": round(100 * r["low"], 2),
                          "high %": round(100 * r["high"], 2),
-                         "inside": bool(100 * r["low"] - 1e-9 <= reported <= 100 * r["high"] + 1e-9)})
-    return pd.DataFrame(rows, columns=["paper model", "ours", "metric", "paper %", "ours %", "low %", "high %", "inside"])
+                         "inside": bool(100 * r["low"] - 1e-9 <= reported <= 100 * r["high"] + 1e-9),
+                         "judged": paper_model in judged, "method": r.get("method", BOOTSTRAP)})
+    return pd.DataFrame(rows, columns=["paper model", "ours", "metric", "paper %", "ours %", "low %", "high %", "inside",
+                                       "judged", "method"])
