@@ -64,7 +64,7 @@ def tiny_params(n_per_class: int = 10, size: int = 32, epochs: int = 1) -> dict:
         cfg["models"][name]["input_size"] = size
         cfg["models"][name]["batch_size"] = 8
         cfg["models"][name]["phases"][0]["epochs"] = epochs
-    for exp in ("idrees_grouped", "patel_val", "najjar", "pushpalatha"):  # idrees (3 parts, segmented), patel (oversampling, ensemble) cover every stage
+    for exp in ("idrees_grouped", "patel_val", "najjar", "pushpalatha", "pushpalatha_grouped"):  # idrees (3 parts, segmented), patel (oversampling, ensemble) cover every stage
         del cfg["experiments"][exp]
     cfg["report"]["n_segmentation_examples"] = 2
     cfg["experiment"] = "all"  # dvc.yaml follows the selection: every experiment of the tiny project

@@ -71,6 +71,16 @@ def markdown(spec: dict) -> str:
     lines += [f"| {k} | {_pct(test.get(k))} |" for k in ("accuracy", "macro.f1", "mcc")]
     if "coverage" in test:
         lines.append(f"| coverage (confident predictions) | {100 * test['coverage']:.1f}% |")
+    cal = spec.get("calibration", {}).get(test["model"])
+    if cal:
+        lines += ["", f"Calibration on test: ECE {cal['ece']:.3f} ({cal['bins']} equal-width confidence bins), Brier "
+                  f"{cal['brier']:.3f}" + ("; no validation part to fit temperature scaling or conformal sets on."
+                                           if cal["temperature"] is None else
+                                           f"; temperature scaling (T = {cal['temperature']}, fitted on validation) "
+                                           f"gives ECE {cal['ece_scaled']:.3f}; conformal sets at "
+                                           f"{cal['conformal']['confidence']:.0%} cover "
+                                           f"{100 * cal['conformal']['coverage']:.1f}% of test images with "
+                                           f"{cal['conformal']['mean_set_size']:.2f} classes on average.")]
     if spec["paper_check"]:
         lines += ["", "## The paper's number beside ours", "",
                   "A verdict only where the paper's own network ran under its protocol; a stand-in's number shows what "

@@ -92,7 +92,8 @@ def _evaluate_inputs(cfg: dict, exp: str, model: str, seed=None) -> dict:
 def _audit_inputs(cfg: dict, exp: str, seed=None) -> dict:
     deps = {**{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS}, "images": _images(cfg, exp),
             "duplicates": layout.audit_file(dataset_of(cfg, exp), "duplicates.csv"),
-            **{f"{m}_test": layout.eval_file(exp, m, "predictions_test.csv", seed) for m in models_for(cfg, exp)}}
+            **{f"{m}_{p}": layout.eval_file(exp, m, f"predictions_{p}.csv", seed) for m in models_for(cfg, exp)
+               for p in ("val", "test")}}  # validation: what temperature scaling and conformal sets are fitted on
     if segmented(cfg, exp):  # the mask-fraction baseline reads each image's foreground
         deps["segmented"] = layout.seg_manifest(dataset_of(cfg, exp))
     if ensemble_members(cfg, exp):
@@ -218,12 +219,12 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           params=lambda cfg, exp: [f"experiments.{exp}.ensemble", f"datasets.{dataset_of(cfg, exp)}.classes", "profile", f"{ACTIVE}.like"], directories=("corrected",),
           figures={"confusion_png": "ensemble_confusion.rst", "roc_png": "ensemble_roc.rst"}, repeated=True,
           fanout=lambda cfg, p: [{"exp": e, **at} for at in p["seeds"] for e in p["selected"] if ensemble_members(cfg, e)]),
-    Stage("audit", "leakage, shortcut baselines (colour, mask size), bootstrap intervals, McNemar and the papers' "
-          "numbers", "allrepro.audit.stage:audit", ("exp",),
+    Stage("audit", "leakage (twins, subjects), shortcut baselines (colour, mask size), intervals, McNemar, calibration "
+          "and conformal sets, and the papers' numbers", "allrepro.audit.stage:audit", ("exp",),
           outputs=lambda exp, seed=None: {f.replace(".", "_"): layout.exp_audit_file(exp, f, seed)
                                           for f in layout.AUDIT_FILES},
           inputs=_audit_inputs,
-          params=lambda cfg, exp: ["audit.bootstrap", "audit.baselines", "audit.close_to_cnn", "train.seed",
+          params=lambda cfg, exp: ["audit.bootstrap", "audit.baselines", "audit.close_to_cnn", "audit.calibration", "train.seed",
                                    f"experiments.{exp}.paper", f"experiments.{exp}.ensemble",
                                    f"datasets.{dataset_of(cfg, exp)}.classes", "profile", f"{ACTIVE}.like",
                                    f"{ACTIVE}.epochs", f"{ACTIVE}.split"],  # a profile that cuts work judges no claim

@@ -48,3 +48,23 @@ def plot_roc(y: np.ndarray, proba: np.ndarray, classes: list[str], title: str, p
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", metadata={"Software": None})
     plt.close(fig)
+
+
+def plot_reliability(curves: dict[str, tuple[np.ndarray, np.ndarray]], bins: int, title: str, path: str | Path) -> None:
+    """Reliability diagram: accuracy against mean confidence of the top label, per confidence bin, one line per
+    model; the diagonal is perfect calibration (above it: under-confident, below: over-confident)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.8, 4.2), dpi=110)
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
+    for name, (confidence, accuracy) in curves.items():
+        ax.plot(confidence, accuracy, "o-", markersize=3, label=name)
+    ax.set(xlabel=f"confidence of the predicted class ({bins} equal-width bins)", ylabel="accuracy in the bin",
+           xlim=(0, 1), ylim=(0, 1.02), title=title)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
+    plt.close(fig)

@@ -103,6 +103,17 @@ def duplicates_table(files: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
+def calibration_table(files: dict) -> pd.DataFrame:
+    """Per model (and the ensemble): test ECE and Brier, before and after temperature scaling (fitted on validation),
+    and the conformal sets' coverage and mean size on test."""
+    table = pd.read_csv(files["audit_calibration_csv"]).set_index("model")
+    names = {"ece": "ECE", "brier": "Brier", "temperature": "T (validation)", "ece_scaled": "ECE after T",
+             "brier_scaled": "Brier after T", "conformal confidence": "conformal level",
+             "conformal coverage": "set coverage (test)", "conformal mean_set_size": "mean set size",
+             "conformal single_class_share": "single-class sets"}
+    return table[[c for c in names if c in table]].rename(columns=names)
+
+
 def leakage_table(files: dict) -> pd.DataFrame:
     return pd.DataFrame(json.loads(Path(files["audit_leakage_json"]).read_text())).T
 

@@ -3,11 +3,14 @@
 Reads the experiment's split, the dataset's duplicate clusters and every test prediction (models,
 ensemble); trains the colour-only baselines (and, on segmented images, the mask-fraction baseline); writes
 reports/<exp>/audit/:
-  leakage.json          val/test images with an exact or near twin in training
+  leakage.json          val/test images with an exact or near twin in training, or whose subject is in training
   baselines.csv         test predictions of the shortcut baselines (path, true, pred, p_*; column model)
-  intervals.csv         bootstrap interval of every metric for every model, the ensemble and the baselines
+  intervals.csv         interval of every metric for every model, the ensemble and the baselines (Clopper–Pearson
+                        for proportions, percentile bootstrap for the rest)
   mcnemar.csv           exact McNemar test for every pair of them
-  paper_check.csv       every number the paper reports beside our interval, inside or not
+  paper_check.csv       every number the paper reports beside our interval, inside or not, judged or a stand-in's
+  calibration.csv       ECE, Brier, temperature scaling and conformal sets per model (and the ensemble's ECE)
+  reliability.png       the reliability diagram of every model on the test part
   audit.json            the summary the report's verdicts are written from
 """
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from allrepro.layout import PARTS
@@ -57,6 +61,50 @@ def ensemble_configurations(cfg: dict, inputs: dict, exp: str, paper: str, class
         rows[name] = {"macro.precision": precision, "macro.recall": sensitivity, "macro.specificity": specificity,
                       "macro.f1": f1, "accuracy": accuracy}
     return preds, rows
+
+
+def calibrate(cfg: dict, inputs: dict, outputs: dict, exp: str, classes: list[str],
+              preds: dict[str, pd.DataFrame]) -> dict:
+    """Each model's (and the ensemble's) calibration on the test part, temperature scaling and conformal sets
+    fitted on the validation part (allrepro.audit.calibration): calibration.csv, reliability.png, and the dict
+    for audit.json."""
+    from allrepro.audit import calibration as cal
+    from allrepro.plots import plot_reliability
+
+    spec, index = cfg["audit"]["calibration"], {c: i for i, c in enumerate(classes)}
+
+    def arrays(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        return frame[[f"p_{c}" for c in classes]].to_numpy(float), frame["true"].map(index).to_numpy(int)
+
+    out, curves = {}, {}
+    for model, frame in preds.items():
+        proba, y = arrays(frame)
+        val = pd.read_csv(inputs[f"{model}_val"], keep_default_na=False) if f"{model}_val" in inputs else None
+        pv, yv = arrays(val) if val is not None and len(val) else (None, None)
+        out[model] = cal.summary(pv, yv, proba, y, spec["bins"], spec["confidence"])
+        curves[model] = cal.reliability(proba, y, spec["bins"])
+    rows = [{"model": m, **{k: v for k, v in r.items() if k != "conformal"},
+             **{f"conformal {k}": v for k, v in (r["conformal"] or {}).items()}} for m, r in out.items()]
+    write_csv(pd.DataFrame(rows).round(4), outputs["calibration_csv"])
+    plot_reliability(curves, spec["bins"], f"{exp}: reliability on the test part", outputs["reliability_png"])
+    return out
+
+
+def _calibration_verdict(summary: dict) -> str | None:
+    cal = {m: r for m, r in summary.get("calibration", {}).items() if m != ENSEMBLE}
+    if not cal:
+        return None
+    worst = max(cal, key=lambda m: cal[m]["ece"])
+    r = cal[worst]
+    said = (f"Calibration: the least calibrated model, {worst}, has a test ECE of {r['ece']:.3f} ({r['bins']} "
+            f"equal-width bins; Brier {r['brier']:.3f})")
+    if r["temperature"] is None:
+        return said + "; with no validation part nothing is fitted to correct it, and patel-style thresholds on these "                       "probabilities are uncalibrated."
+    c = r["conformal"]
+    return (said + f"; temperature scaling fitted on validation (T = {r['temperature']}) gives {r['ece_scaled']:.3f}. "
+            f"Conformal sets at {c['confidence']:.0%} cover {100 * c['coverage']:.1f}% of the test images with "
+            f"{c['mean_set_size']:.2f} classes on average ({100 * c['single_class_share']:.1f}% a single class): an "
+            "abstention with a coverage guarantee, where a threshold γ has none.")
 
 
 def _against(row) -> str:
@@ -180,6 +228,8 @@ def audit(cfg: dict, inputs: dict, outputs: dict, exp: str, seed: int | None = N
                                                 judged=set(configs) if papers_members else set())], ignore_index=True)
     write_csv(checks, outputs["paper_check_csv"])
 
+    calibration = calibrate(cfg, inputs, outputs, exp, classes, preds)
+
     acc = intervals[intervals["metric"] == "accuracy"].set_index("model")["value"]
     best_model = max(preds, key=lambda m: acc[m])
     best_base = max((m for m in base if m != MASK_BASELINE), key=lambda m: acc[m])
@@ -191,12 +241,14 @@ def audit(cfg: dict, inputs: dict, outputs: dict, exp: str, seed: int | None = N
                "test_class_shares": {c: round(float(v), 4) for c, v in
                                      split["test"]["class"].value_counts(normalize=True).sort_index().items()},
                "paper_numbers": int(len(checks)), "paper_numbers_inside": int(checks["inside"].sum()) if len(checks) else 0}
+    summary["calibration"] = calibration
     if MASK_BASELINE in base:
         row = intervals[(intervals["model"] == MASK_BASELINE) & (intervals["metric"] == "accuracy")].iloc[0]
         summary["mask_baseline"] = {"name": MASK_BASELINE, "accuracy": float(row["value"]), "low": float(row["low"]),
                                     "high": float(row["high"]),
                                     "foreground_by_class": foreground_by_class(split["train"], foreground)}
     summary["verdicts"] = verdicts(cfg, exp, summary, intervals, checks)
+    summary["verdicts"] += [v for v in [_calibration_verdict(summary)] if v]
     write_json(leaks, outputs["leakage_json"])
     write_json(summary, outputs["audit_json"])
     print(f"audit {exp}{'' if seed is None else f' (seed {seed})'}: " + " ".join(summary["verdicts"]))
