@@ -68,9 +68,9 @@ test: setup
 test-cluster: setup
 	$(VENV)/bin/python -m pytest -q -m cluster -rP --durations=0
 
-# `dvc exp show` narrowed to what a reader compares: the headline metrics and the params that differ
+# `dvc exp show` narrowed to what a reader compares: accuracy and MCC (kept even when equal), the params that differ
 exp-show: setup
-	$(VENV)/bin/dvc exp show --only-changed --drop '.*/|Created'
+	$(VENV)/bin/dvc exp show --only-changed --drop '.*/|Created' --keep '^(accuracy|mcc)$$'
 
 dvc-yaml: setup
 	$(VENV)/bin/allrepro dvc-yaml
