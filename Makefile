@@ -68,9 +68,9 @@ test: setup
 test-cluster: setup
 	$(VENV)/bin/python -m pytest -q -m cluster -rP --durations=0
 
-# `dvc exp show` narrowed to what a reader compares: accuracy and MCC (kept even when equal), the params that differ
+# `dvc exp show` narrowed to what a reader compares: the metrics (headline.json) and params that differ
 exp-show: setup
-	$(VENV)/bin/dvc exp show --only-changed --drop '.*/|Created' --keep '^(accuracy|mcc)$$'
+	$(VENV)/bin/dvc exp show --only-changed --drop '.*/|Created'
 
 dvc-yaml: setup
 	$(VENV)/bin/allrepro dvc-yaml

@@ -187,9 +187,9 @@ def test_dvc_exp_run_after_snakemake_reruns_training_onward_only_and_deletes_not
         assert accuracy(42) is not None and accuracy(7) is not None
         shown = run(["dvc", "metrics", "show"], project, env).stdout  # a row per model and ensemble
         assert "quick_cnn/headline.json" in shown and max(map(len, shown.splitlines())) <= 120, shown
-        compared = run(["dvc", "exp", "show", "--no-pager", "--only-changed", "--drop", ".*/|Created", "--keep",
-                        "^(accuracy|mcc)$"], project, env).stdout  # make exp-show
-        assert "train.seed" in compared and "accuracy" in compared and max(map(len, compared.splitlines())) <= 120, compared
+        # make exp-show: the params and metrics that differ (the tiny data's metrics may not), no dependency hashes
+        compared = run(["dvc", "exp", "show", "--no-pager", "--only-changed", "--drop", ".*/|Created"], project, env).stdout
+        assert "train.seed" in compared and max(map(len, compared.splitlines())) <= 120, compared
         assert run(["snakemake", "-n", *SNAKEMAKE[1:]], project, env).stdout.count("rule train") >= 1  # its metadata: seed 42
         run(["snakemake", "--touch", *SNAKEMAKE[1:]], project, env)
         dry = run(["snakemake", "-n", *SNAKEMAKE[1:]], project, env)
