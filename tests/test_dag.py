@@ -257,7 +257,7 @@ def test_dvc_takes_over_snakemakes_outputs_then_reruns_what_a_change_needs(tiny)
     assert sorted(ran) in (["ensemble_patel", "export_patel", "report_patel"],
                            ["audit_patel", "ensemble_patel", "export_patel", "report_patel"]), ran
     metrics = run(["dvc", "metrics", "show", "--json"], project, env).stdout
-    assert "reports/idrees/quick_cnn/metrics.json" in metrics and "accuracy" in metrics
+    assert "reports/idrees/quick_cnn/headline.json" in metrics and "accuracy" in metrics
 
 
 def dvc_outputs(project: Path) -> list[str]:
