@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from allrepro.combine import ABSTAIN, combine
-from allrepro.ensemble import corrected_images, score
+from allrepro.combine import score
+from allrepro.ensemble import corrected_images
 
 CLASSES = ["a", "b", "c"]
 A = np.array([[0.9, 0.05, 0.05], [0.2, 0.7, 0.1], [0.4, 0.35, 0.25], [0.1, 0.1, 0.8]])

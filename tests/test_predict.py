@@ -109,6 +109,21 @@ def test_the_ensemble_abstains_below_gamma_and_decides_above(tmp_path):
     assert {r["decision"] for r in predict.score(never, images)} == {predict.NO_CONFIDENT}
 
 
+def test_the_conformal_set_holds_every_class_within_qhat(tmp_path):
+    folder = toy_bundle(tmp_path / "b", {"rule": "best_member", "model": "a"})
+    spec = json.loads((folder / "bundle.json").read_text())
+    spec["calibration"] = {"a": {"conformal": {"confidence": 0.95, "qhat": 0.8}}}  # a class is in when p >= 0.2
+    (folder / "bundle.json").write_text(json.dumps(spec))
+    bundle = predict.load_bundle(folder)
+    for r in predict.score(bundle, [cell_image(i % 4, i, 48) for i in range(4)]):
+        probabilities = r["members"]["a"]["probabilities"]
+        assert r["conformal_set"] == [c for c in CLASSES if probabilities[c] >= 0.2 - 1e-12]
+        assert r["members"]["b"]["conformal_set"] is None  # no calibration for b: no set
+    [scored] = predict.score(bundle, [cell_image(0, 0, 48)])
+    row = predict.table([{"path": "x.png", **scored}], CLASSES, ["a", "b"]).iloc[0]
+    assert row["conformal_set"] == " ".join(scored["conformal_set"])
+
+
 def test_a_segmenting_bundle_segments_what_it_is_given(tmp_path):
     from allrepro.hsv import segment_image
 

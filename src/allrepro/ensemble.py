@@ -15,48 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import matthews_corrcoef, precision_recall_fscore_support
 
-from allrepro.combine import ABSTAIN, combine, read_predictions
+from allrepro.combine import ABSTAIN, choose, combine, grid, read_predictions, score
 from allrepro.fileio import atomic_path, write_csv, write_json
 from allrepro.metrics import classification_metrics
 from allrepro.params import ParamsError, ensemble_members
 from allrepro.params import classes as class_names
-
-def score(y: np.ndarray, pred: np.ndarray, classes: list[str]) -> dict:
-    """Coverage; metrics on all images (an abstention counts as wrong) and on the covered ones;
-    per class: precision, sensitivity, specificity, F1 and one-vs-rest accuracy (patel Table 3)."""
-    k, n = len(classes), len(y)
-    covered = pred != ABSTAIN
-    precision, recall, f1, _ = precision_recall_fscore_support(y, pred, labels=range(k), zero_division=0)
-    out = {"n": int(n), "coverage": float(covered.mean()) if n else 0.0,
-           "accuracy_all": float((pred == y).mean()) if n else 0.0,
-           "accuracy_covered": float((pred[covered] == y[covered]).mean()) if covered.any() else 0.0,
-           "macro_f1_all": float(f1.mean()),
-           "mcc_covered": float(matthews_corrcoef(y[covered], pred[covered])) if covered.sum() > 1 else 0.0}
-    for i, c in enumerate(classes):
-        tp = np.sum((pred == i) & (y == i))
-        tn = np.sum((pred != i) & (y != i) & covered)  # an abstention is no true negative
-        negatives = np.sum(y != i)
-        out[c] = {"precision": float(precision[i]), "sensitivity": float(recall[i]), "f1": float(f1[i]),
-                  "specificity": float(tn / negatives) if negatives else 0.0,
-                  "accuracy": float((tp + tn) / n) if n else 0.0}
-    return out
-
-
-def grid(members: dict[str, np.ndarray], y: np.ndarray, classes: list[str], cfg: dict, best: int) -> pd.DataFrame:
-    rows = []
-    for weights in cfg["weights"]:
-        for gamma in cfg["thresholds"]:
-            pred, _ = combine(list(members.values()), weights, gamma, cfg.get("fallback", "abstain"), best)
-            s = score(y, pred, classes)
-            row = {"weights": json.dumps(weights), "gamma": gamma,
-                   **{k: v for k, v in s.items() if not isinstance(v, dict)}}
-            for c in classes:
-                row.update({f"{c} {m}": v for m, v in s[c].items()})
-            rows.append(row)
-    return pd.DataFrame(rows)
-
 
 def corrected_images(paths: pd.Series, y: np.ndarray, members: dict[str, np.ndarray], pred: np.ndarray,
                      classes: list[str]) -> pd.DataFrame:
@@ -112,9 +76,8 @@ def ensemble(cfg: dict, inputs: dict, outputs: dict, exp: str, members_names: li
     key = spec.get("select_metric", "accuracy_all")
     chosen = {}
     if select:
-        chosen["validation"] = tables["val"].sort_values([key, "coverage"], ascending=False, kind="stable").iloc[0]
-    chosen["test (paper's choice: selected on the test set, optimistic)"] = (
-        tables["test"].sort_values([key, "coverage"], ascending=False, kind="stable").iloc[0])
+        chosen["validation"] = choose(tables["val"], key)
+    chosen["test (paper's choice: selected on the test set, optimistic)"] = choose(tables["test"], key)
 
     paths, y, members = parts["test"]
     honest = chosen.get("validation", chosen[list(chosen)[-1]])

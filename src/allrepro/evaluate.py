@@ -1,5 +1,7 @@
 """evaluate: predict the validation and test parts (predictions_{val,test}.csv); metrics.json and the
-confusion matrix of the test part."""
+confusion matrix of the test part; the test part again under each seeded colour/stain/compression/blur shift
+(predictions_shift.csv, allrepro.shifts); and where the model looks: each test image's share of Grad-CAM mass
+inside the cell's HSV mask (attention.csv)."""
 from __future__ import annotations
 
 import json
@@ -11,6 +13,7 @@ import pandas as pd
 from allrepro import runtime
 from allrepro.arrays import load_part
 from allrepro.fileio import write_csv, write_json
+from allrepro.images import prepare
 from allrepro.metrics import classification_metrics
 from allrepro.plots import plot_confusion, plot_roc
 
@@ -56,6 +59,68 @@ def timed_predict(model, x: np.ndarray, batch_size: int = 64) -> tuple[np.ndarra
     return np.concatenate([head, tail]).astype(np.float64), round(rate, 1)
 
 
+def read_bgr(paths) -> list[np.ndarray]:
+    import cv2
+
+    out = []
+    for p in paths:
+        bgr = cv2.imread(p, cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise RuntimeError(f"{p}: unreadable image")
+        out.append(bgr)
+    return out
+
+
+def shift_predictions(cfg: dict, model, manifest: pd.DataFrame, originals: list[np.ndarray], classes: list[str],
+                      size: int) -> pd.DataFrame:
+    """The test part under each perturbation of `evaluate.shift` (applied to the image as read, then resized as
+    the cache stage resizes), as predictions rows with a `shift` column."""
+    from allrepro.shifts import shifted
+
+    spec, interpolation = cfg["evaluate"].get("shift") or {}, cfg["cache"].get("interpolation", "area")
+    rgb = [img[..., ::-1] for img in originals]
+    frames = [pd.DataFrame(columns=["shift", "path", "true", "pred", *(f"p_{c}" for c in classes)])]
+    for name, pert in (spec.get("perturbations") or {}).items():
+        x = np.stack([prepare(np.ascontiguousarray(img[..., ::-1]), size, interpolation)
+                      for img in shifted(rgb, name, pert, spec["seed"])])
+        proba = np.asarray(model.predict(x, batch_size=64, verbose=0), dtype=np.float64)
+        frames.append(predictions_frame(manifest, proba, classes).assign(shift=name))
+    out = pd.concat(frames, ignore_index=True)
+    return out[["shift", *(c for c in out.columns if c != "shift")]]
+
+
+def cell_masks(cfg: dict, inputs: dict, manifest: pd.DataFrame, originals: list[np.ndarray]) -> list[np.ndarray]:
+    """The HSV mask of each test image's cell: the segment stage's mask (experiments on segmented images), else
+    the same segmentation (params `segment`) of the image as read."""
+    import cv2
+
+    from allrepro.hsv import hsv_mask
+
+    if "segmented" in inputs:
+        masks = dict(zip(*pd.read_csv(inputs["segmented"], keep_default_na=False)[["path", "mask"]].T.values))
+        return [cv2.imread(masks[p], cv2.IMREAD_GRAYSCALE) for p in manifest["path"]]
+    return [hsv_mask(bgr, cfg["segment"]) for bgr in originals]
+
+
+def attention(model, x: np.ndarray, proba: np.ndarray, manifest: pd.DataFrame, masks: list[np.ndarray],
+              classes: list[str], batch_size: int = 32) -> pd.DataFrame:
+    """Each test image's Grad-CAM (for its predicted class) and the share of its mass inside the cell's mask;
+    `mask_share`: the share of the image the mask covers (what a map spread evenly would give)."""
+    import cv2
+
+    from allrepro import gradcam
+
+    parts, pred, shares, areas = gradcam.split(model), proba.argmax(axis=1), [], []
+    for start in range(0, len(x), batch_size):
+        cams = gradcam.heatmaps(model, x[start:start + batch_size], pred[start:start + batch_size], parts)
+        for cam, mask in zip(cams, masks[start:start + batch_size]):
+            small = cv2.resize(mask, cam.shape[::-1], interpolation=cv2.INTER_NEAREST)
+            shares.append(gradcam.share_inside(cam, small))
+            areas.append(float((small > 0).mean()))
+    return pd.DataFrame({"path": manifest["path"], "true": manifest["class"], "pred": [classes[i] for i in pred],
+                         "share_inside": np.round(shares, 4), "mask_share": np.round(areas, 4)})
+
+
 def evaluate(cfg: dict, inputs: dict, outputs: dict, exp: str, model_name: str, seed: int | None = None) -> dict:
     """Predict the validation and test parts with one trained model (a repeat's when `seed` is given)."""
     import keras
@@ -72,6 +137,13 @@ def evaluate(cfg: dict, inputs: dict, outputs: dict, exp: str, model_name: str, 
         manifest = pd.read_csv(inputs[f"{part}_csv"])
         write_csv(predictions_frame(manifest, probas[part], classes), outputs[f"predictions_{part}_csv"])
     proba = probas["test"]
+    manifest = pd.read_csv(inputs["test_csv"])
+    originals = read_bgr(manifest["path"])
+    shift = shift_predictions(cfg, model, manifest, originals, classes, x.shape[1]) if len(x) else None
+    write_csv(shift if shift is not None else pd.DataFrame(columns=["shift", "path"]), outputs["predictions_shift_csv"])
+    looks = (attention(model, x, proba, manifest, cell_masks(cfg, inputs, manifest, originals), classes)
+             if cfg["evaluate"].get("attention", True) and len(x) else pd.DataFrame(columns=["path", "share_inside"]))
+    write_csv(looks, outputs["attention_csv"])
     metrics = classification_metrics(y, proba, classes, cfg["evaluate"].get("average", ["macro", "weighted"]))
     metrics.update({"experiment": exp, "model": model_name, "split": "test", "seed": info.get("seed")})
     # speed apart from the metrics: it varies run to run, the metrics must not

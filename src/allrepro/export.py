@@ -76,6 +76,8 @@ def describe(cfg: dict, inputs: dict, exp: str) -> dict:
         "paper_check": _paper_check(inputs),
         # temperature (T) and conformal threshold (qhat: a class is in the set when 1 - p <= qhat), per model
         "calibration": {m: r for m, r in audit.get("calibration", {}).items() if m in models_for(cfg, exp) or m == "ensemble"},
+        # accuracy under each stain/colour/JPEG/blur shift of the test part, and the Grad-CAM share inside the cell
+        "robustness": audit.get("robustness"),
         "provenance": {"params_sha256": _params_hash(cfg, exp),
                        "data": {Path(p).name if "split" not in p else f"split/{Path(p).name}": sha256_file(p)
                                 for p in [inputs["raw"], *(inputs[f"{part}_csv"] for part in PARTS)]}},

@@ -20,31 +20,50 @@ def split(model):
     return keras.Model(model.inputs[0], features), keras.Model(features, model.outputs[0])
 
 
-def heatmap(model, image: np.ndarray, class_index: int, parts=None) -> np.ndarray:
-    """Grad-CAM of one RGB uint8 image (H, W, 3) for class_index: float32 (H, W) in [0, 1]."""
+def heatmaps(model, images: np.ndarray, class_indices, parts=None) -> np.ndarray:
+    """Grad-CAM of a batch of RGB uint8 images (N, H, W, 3), image i for class class_indices[i]: float32
+    (N, H, W), each in [0, 1]. One forward and one backward pass for the batch: in inference mode an image's
+    score depends on its own feature map only, so the gradient of the summed scores is each image's own."""
     import keras
 
     front, head = parts or split(model)
-    fmap = front(image[None], training=False)
+    fmap = front(images, training=False)
+    pick = np.eye(int(head.outputs[0].shape[-1]), dtype=np.float32)[np.asarray(class_indices)]
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
             tape.watch(fmap)
-            score = head(fmap, training=False)[:, class_index]
+            score = tf.reduce_sum(head(fmap, training=False) * pick)
         grads = tape.gradient(score, fmap).numpy()
     elif backend == "jax":
         import jax
 
-        grads = np.asarray(jax.grad(lambda f: head(f, training=False)[0, class_index])(fmap))
+        grads = np.asarray(jax.grad(lambda f: (head(f, training=False) * pick).sum())(fmap))
     else:
         raise NotImplementedError(f"Grad-CAM needs the TensorFlow or JAX backend, not {backend}")
-    fmap = keras.ops.convert_to_numpy(fmap)[0].astype(np.float32)
-    weights = grads[0].mean(axis=(0, 1))  # one weight per channel: the gradient averaged over the map
-    cam = np.maximum((fmap * weights).sum(axis=-1), 0)
-    cam = cv2.resize(cam, image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-    return cam / cam.max() if cam.max() > 0 else cam
+    fmap = keras.ops.convert_to_numpy(fmap).astype(np.float32)
+    weights = grads.mean(axis=(1, 2), keepdims=True)  # one weight per channel: the gradient averaged over the map
+    out = []
+    for cam in np.maximum((fmap * weights).sum(axis=-1), 0):
+        cam = cv2.resize(cam, images.shape[2:0:-1], interpolation=cv2.INTER_LINEAR)
+        out.append(cam / cam.max() if cam.max() > 0 else cam)
+    return np.stack(out).astype(np.float32)
+
+
+def heatmap(model, image: np.ndarray, class_index: int, parts=None) -> np.ndarray:
+    """Grad-CAM of one RGB uint8 image (H, W, 3) for class_index: float32 (H, W) in [0, 1]."""
+    return heatmaps(model, image[None], [class_index], parts)[0]
+
+
+def share_inside(cam: np.ndarray, mask: np.ndarray) -> float:
+    """The share of a heat map's mass on the mask's pixels (mask resized to the map, nearest); NaN when the map
+    is all zero or the mask empty (nothing to measure)."""
+    if mask.shape != cam.shape:
+        mask = cv2.resize(mask, cam.shape[::-1], interpolation=cv2.INTER_NEAREST)
+    inside, total = float(cam[mask > 0].sum()), float(cam.sum())
+    return inside / total if total > 0 and (mask > 0).any() else float("nan")
 
 
 def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.45) -> np.ndarray:

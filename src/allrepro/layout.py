@@ -48,9 +48,9 @@ def model_dir(exp: str, model: str, seed: int | str | None = None) -> str:
 
 MODEL_FILES = ("model.keras", "history.csv", "labels.json")
 EVAL_FILES = ("predictions_test.csv", "predictions_val.csv", "metrics.json", "headline.json", "confusion.csv",
-              "confusion.png", "roc.png", "inference.json")
+              "confusion.png", "roc.png", "inference.json", "predictions_shift.csv", "attention.csv")
 AUDIT_FILES = ("leakage.json", "baselines.csv", "intervals.csv", "mcnemar.csv", "paper_check.csv", "calibration.csv",
-               "reliability.png", "audit.json")
+               "reliability.png", "robustness.csv", "attention.csv", "audit.json")
 ENSEMBLE_FILES = ("grid.csv", "predictions.csv", "corrected.csv", "metrics.json", "headline.json", "confusion.png",
                   "roc.png")
 

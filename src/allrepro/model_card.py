@@ -81,6 +81,7 @@ def markdown(spec: dict) -> str:
                                            f"{cal['conformal']['confidence']:.0%} cover "
                                            f"{100 * cal['conformal']['coverage']:.1f}% of test images with "
                                            f"{cal['conformal']['mean_set_size']:.2f} classes on average.")]
+    lines += _robustness_lines(spec.get("robustness"))
     if spec["paper_check"]:
         lines += ["", "## The paper's number beside ours", "",
                   "A verdict only where the paper's own network ran under its protocol; a stand-in's number shows what "
@@ -92,6 +93,29 @@ def markdown(spec: dict) -> str:
     lines += ["", "## Audit verdicts", ""] + [f"- {v}" for v in spec["audit"]["verdicts"]]
     lines += ["", "## Versions", "", ", ".join(f"{k} {v}" for k, v in spec["versions"].items() if v), ""]
     return "\n".join(lines)
+
+
+def _robustness_lines(rob: dict | None) -> list[str]:
+    """The model's test accuracy under each shift, and where it looks (Grad-CAM mass inside the cell)."""
+    members = [m for m in (rob or {}).get("accuracy", {}) if m != rob.get("colour_baseline")] if rob else []
+    if not members:
+        return []
+    shifts = list(rob["accuracy"][members[0]])
+    lines = ["", "## Under stain, colour, JPEG and blur shift (test part; accuracy, change in points)", "",
+             "| model | " + " | ".join(shifts) + " |", "|---" * (len(shifts) + 1) + "|"]
+    for m in [*members, rob["colour_baseline"]]:
+        acc = rob["accuracy"].get(m, {})
+        lines.append(f"| {m} | " + " | ".join(
+            f"{100 * acc[s]['accuracy']:.1f}%" + ("" if s == "clean" else f" ({-acc[s]['drop points']:+.1f})")
+            if s in acc else "—" for s in shifts) + " |")
+    lines += ["", "## Where the model looks (share of Grad-CAM mass inside the cell's mask, test part)", "",
+              "| model | class | inside the cell [interval] | mask covers |", "|---|---|---|---|"]
+    for m in members:
+        for cls, r in rob["attention"].get(m, {}).items():
+            inside = "—" if r["share inside"] is None else \
+                f"{100 * r['share inside']:.1f}% [{100 * r['low']:.1f}, {100 * r['high']:.1f}]"
+            lines.append(f"| {m} | {cls} | {inside} | {100 * r['mask covers']:.1f}% |")
+    return lines
 
 
 def html(spec: dict, body_md: str) -> str:

@@ -84,16 +84,22 @@ def _parts(exp: str, size, parts: tuple[str, ...]) -> dict:
 
 def _evaluate_inputs(cfg: dict, exp: str, model: str, seed=None) -> dict:
     owner = trained_in(cfg, exp, model)
-    return {"model": layout.model_file(owner, model, "model.keras", seed),
+    deps = {"model": layout.model_file(owner, model, "model.keras", seed),
             "labels": layout.model_file(owner, model, "labels.json", seed),
-            **_parts(exp, model_spec(cfg, model)["input_size"], ("val", "test"))}
+            **_parts(exp, model_spec(cfg, model)["input_size"], ("val", "test")),
+            "images": _images(cfg, exp)}  # the test images as read: shifted, and segmented for Grad-CAM's cell mask
+    if segmented(cfg, exp):
+        deps["segmented"] = layout.seg_manifest(dataset_of(cfg, exp))
+    return deps
 
 
 def _audit_inputs(cfg: dict, exp: str, seed=None) -> dict:
     deps = {**{f"{p}_csv": layout.split_csv(exp, p) for p in layout.PARTS}, "images": _images(cfg, exp),
             "duplicates": layout.audit_file(dataset_of(cfg, exp), "duplicates.csv"),
             **{f"{m}_{p}": layout.eval_file(exp, m, f"predictions_{p}.csv", seed) for m in models_for(cfg, exp)
-               for p in ("val", "test")}}  # validation: what temperature scaling and conformal sets are fitted on
+               for p in ("val", "test")},  # validation: what temperature scaling and conformal sets are fitted on
+            **{f"{m}_{k}": layout.eval_file(exp, m, f, seed) for m in models_for(cfg, exp)
+               for k, f in (("shift", "predictions_shift.csv"), ("attention", "attention.csv"))}}
     if segmented(cfg, exp):  # the mask-fraction baseline reads each image's foreground
         deps["segmented"] = layout.seg_manifest(dataset_of(cfg, exp))
     if ensemble_members(cfg, exp):
@@ -205,7 +211,8 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           ("exp", "model"),
           outputs=lambda exp, model, seed=None: {f.replace(".", "_"): layout.eval_file(exp, model, f, seed)
                                                  for f in layout.EVAL_FILES},
-          inputs=_evaluate_inputs, params=lambda cfg, exp, model: ["evaluate", f"datasets.{dataset_of(cfg, exp)}.classes"],
+          inputs=_evaluate_inputs, params=lambda cfg, exp, model: ["evaluate", f"datasets.{dataset_of(cfg, exp)}.classes", "cache.interpolation",
+                                             *([] if segmented(cfg, exp) else ["segment"])],
           figures={"confusion_png": "confusion.rst", "roc_png": "roc.rst"}, repeated=True,
           fanout=lambda cfg, p: [{"exp": e, "model": m, **at} for at in p["seeds"] for e in p["selected"]
                                  for m in models_for(cfg, e)]),
@@ -224,7 +231,8 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           outputs=lambda exp, seed=None: {f.replace(".", "_"): layout.exp_audit_file(exp, f, seed)
                                           for f in layout.AUDIT_FILES},
           inputs=_audit_inputs,
-          params=lambda cfg, exp: ["audit.bootstrap", "audit.baselines", "audit.close_to_cnn", "audit.calibration", "train.seed",
+          params=lambda cfg, exp: ["audit.bootstrap", "audit.baselines", "audit.close_to_cnn", "audit.calibration", "audit.robustness",
+                                   "evaluate.shift", "train.seed",
                                    f"experiments.{exp}.paper", f"experiments.{exp}.ensemble",
                                    f"datasets.{dataset_of(cfg, exp)}.classes", "profile", f"{ACTIVE}.like",
                                    f"{ACTIVE}.epochs", f"{ACTIVE}.split"],  # a profile that cuts work judges no claim

@@ -151,9 +151,22 @@ def score(bundle: Bundle, images: list[np.ndarray], batch_size: int = 64) -> lis
         out.append({"decision": NO_CONFIDENT if pred[i] == ABSTAIN else classes[pred[i]],
                     "probabilities": {c: float(combined[i, k]) for k, c in enumerate(classes)},
                     "members": {n: {"vote": classes[int(p[i].argmax())],
-                                    "probabilities": {c: float(p[i, k]) for k, c in enumerate(classes)}}
+                                    "probabilities": {c: float(p[i, k]) for k, c in enumerate(classes)},
+                                    "conformal_set": conformal_set(bundle, n, p[i])}
                                 for n, p in probas.items()}})
+        if dec["rule"] != "ensemble":
+            out[-1]["conformal_set"] = out[-1]["members"][dec["model"]]["conformal_set"]
     return out
+
+
+def conformal_set(bundle: Bundle, member: str, proba: np.ndarray) -> list[str] | None:
+    """The member's split-conformal prediction set (calibrated on the validation part by the audit): every class
+    whose non-conformity 1 − p is at most qhat; it holds the true class with the bundle's stated confidence when
+    the image is exchangeable with the validation images. None when the bundle carries no conformal calibration."""
+    conformal = (bundle.spec.get("calibration", {}).get(member) or {}).get("conformal")
+    if not conformal:
+        return None
+    return [c for k, c in enumerate(bundle.classes) if 1.0 - proba[k] <= conformal["qhat"]]
 
 
 def expand(paths: list[str]) -> list[Path]:
@@ -191,6 +204,7 @@ def table(rows: list[dict], classes: list[str], members: list[str]):
     flat = []
     for r in rows:
         row = {"path": r["path"], "decision": r.get("decision", ""),
+               "conformal_set": " ".join(r["conformal_set"]) if r.get("conformal_set") is not None else "",
                **{f"p_{c}": round(r["probabilities"][c], 6) if "probabilities" in r else None for c in classes},
                **{f"vote_{m}": r["members"][m]["vote"] if "members" in r else "" for m in members},
                "error": r.get("error", "")}

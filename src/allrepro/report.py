@@ -114,6 +114,42 @@ def calibration_table(files: dict) -> pd.DataFrame:
     return table[[c for c in names if c in table]].rename(columns=names)
 
 
+def scaled_choice_table(files: dict) -> pd.DataFrame | None:
+    """The ensemble's weights × γ chosen on validation with and without temperature-scaled members, and the test
+    coverage and accuracy of each; None without an ensemble (or a validation part to fit T on)."""
+    choice = audit_summary(files).get("calibration", {}).get("ensemble", {}).get("scaled_choice")
+    if not choice:
+        return None
+    return pd.DataFrame({name: {"weights": str(r["weights"]), "γ": r["gamma"], "test coverage": r["coverage"],
+                                "test accuracy (abstention wrong)": r["accuracy_all"]}
+                         for name, r in (("as trained", choice["unscaled"]),
+                                         ("temperature-scaled members", choice["scaled"]))}).T
+
+
+def robustness_table(files: dict) -> pd.DataFrame:
+    """Accuracy [exact interval] per model (and the best colour-only baseline) under each shift, the drop from the
+    clean test part in points beneath: models as rows, shifts as columns."""
+    table = pd.read_csv(files["audit_robustness_csv"])
+    if not len(table):
+        return table
+    table["cell"] = [f"{100 * a:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]" + ("" if s == "clean" else f" ({-d:+.1f})")
+                     for a, lo, hi, d, s in zip(table["accuracy"], table["low"], table["high"], table["drop points"],
+                                                table["shift"])]
+    out = table.pivot(index="model", columns="shift", values="cell")
+    return out[list(dict.fromkeys(table["shift"]))].loc[list(dict.fromkeys(table["model"]))].rename_axis(None, axis=1)
+
+
+def attention_table(files: dict) -> pd.DataFrame:
+    """The share of Grad-CAM mass inside the cell's mask per model and class, with the mask's share of the image."""
+    table = pd.read_csv(files["audit_attention_csv"])
+    if not len(table):
+        return table
+    table["inside the cell [interval]"] = [("—" if pd.isna(v) else f"{100 * v:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]")
+                                           for v, lo, hi in zip(table["share inside"], table["low"], table["high"])]
+    table["mask covers"] = [f"{100 * v:.1f}%" for v in table["mask covers"]]
+    return table.set_index(["model", "class"])[["images", "measured", "inside the cell [interval]", "mask covers"]]
+
+
 def leakage_table(files: dict) -> pd.DataFrame:
     return pd.DataFrame(json.loads(Path(files["audit_leakage_json"]).read_text())).T
 

@@ -65,7 +65,9 @@ class Scorer:
         return {"experiment": spec["experiment"], "paper": spec["paper"], "profile": spec["profile"],
                 "classes": spec["classes"], "decision": spec["decision"], "test": spec["test"],
                 "members": [{k: m[k] for k in ("name", "backbone", "input_size", "params_total")} for m in spec["members"]],
-                "segmented": self.bundle.segmented, "warnings": model_card.warnings(spec), "limits": self.limits}
+                "segmented": self.bundle.segmented, "warnings": model_card.warnings(spec), "limits": self.limits,
+                "conformal_confidence": next((c["conformal"]["confidence"] for c in spec.get("calibration", {}).values()
+                                              if c and c.get("conformal")), None)}
 
     def one(self, name: str, data: bytes) -> dict:
         """The full answer for one uploaded file: an error with its reason, or the prediction and pictures."""

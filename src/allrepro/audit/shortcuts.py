@@ -27,7 +27,12 @@ MASK_BASELINE = "mask foreground fraction"
 
 
 def colour_features(path: str, histogram_bins: int) -> np.ndarray:
-    rgb = cv2.cvtColor(cv2.imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).reshape(-1, 3).astype(np.float64)
+    return rgb_features(cv2.cvtColor(cv2.imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), histogram_bins)
+
+
+def rgb_features(rgb: np.ndarray, histogram_bins: int) -> np.ndarray:
+    """The colour features of one RGB uint8 image."""
+    rgb = rgb.reshape(-1, 3).astype(np.float64)
     features = [rgb.mean(axis=0) / 255, rgb.std(axis=0) / 255]
     if histogram_bins:
         for c in range(3):
@@ -68,11 +73,14 @@ def labels(part: pd.DataFrame, classes: list[str]) -> np.ndarray:
 
 
 def run_baselines(train: pd.DataFrame, test: pd.DataFrame, classes: list[str], histogram_bins: int,
-                  neighbors: int, seed: int) -> dict[str, pd.DataFrame]:
-    """Test predictions per colour baseline."""
+                  neighbors: int, seed: int, fitted: dict | None = None) -> dict[str, pd.DataFrame]:
+    """Test predictions per colour baseline; `fitted` (a dict) receives each fitted classifier by name."""
     x_train, x_test = feature_matrix(train["path"], histogram_bins), feature_matrix(test["path"], histogram_bins)
+    models = baselines(neighbors, seed)
+    if fitted is not None:
+        fitted.update(models)
     return {name: predictions(model, x_train, labels(train, classes), x_test, test, classes)
-            for name, model in baselines(neighbors, seed).items()}
+            for name, model in models.items()}
 
 
 def mask_baseline(train: pd.DataFrame, test: pd.DataFrame, classes: list[str], foreground: dict[str, float],

@@ -11,6 +11,9 @@ reports/<exp>/audit/:
   paper_check.csv       every number the paper reports beside our interval, inside or not, judged or a stand-in's
   calibration.csv       ECE, Brier, temperature scaling and conformal sets per model (and the ensemble's ECE)
   reliability.png       the reliability diagram of every model on the test part
+  robustness.csv        accuracy [exact interval] of every model and the colour-only baseline under each stain,
+                        colour, JPEG and blur shift of the test part, and the drop from clean
+  attention.csv         the share of each model's Grad-CAM mass inside the cell's mask, per class [bootstrap interval]
   audit.json            the summary the report's verdicts are written from
 """
 from __future__ import annotations
@@ -83,11 +86,40 @@ def calibrate(cfg: dict, inputs: dict, outputs: dict, exp: str, classes: list[st
         pv, yv = arrays(val) if val is not None and len(val) else (None, None)
         out[model] = cal.summary(pv, yv, proba, y, spec["bins"], spec["confidence"])
         curves[model] = cal.reliability(proba, y, spec["bins"])
-    rows = [{"model": m, **{k: v for k, v in r.items() if k != "conformal"},
+    members = ensemble_members(cfg, exp)
+    if members and ENSEMBLE in out and all((out[m]["temperature"] is not None) for m in members):
+        out[ENSEMBLE]["scaled_choice"] = scaled_ensemble(cfg, inputs, exp, classes, members,
+                                                         {m: out[m]["temperature"] for m in members})
+    rows = [{"model": m, **{k: v for k, v in r.items() if k not in ("conformal", "scaled_choice")},
              **{f"conformal {k}": v for k, v in (r["conformal"] or {}).items()}} for m, r in out.items()]
     write_csv(pd.DataFrame(rows).round(4), outputs["calibration_csv"])
     plot_reliability(curves, spec["bins"], f"{exp}: reliability on the test part", outputs["reliability_png"])
     return out
+
+
+def scaled_ensemble(cfg: dict, inputs: dict, exp: str, classes: list[str], members: list[str],
+                    temperatures: dict[str, float]) -> dict:
+    """The ensemble's weights × γ chosen on validation again, with each member's probabilities temperature-scaled
+    (T fitted on validation): the choice, and its test coverage and accuracy, beside the unscaled ensemble's."""
+    from allrepro.audit.calibration import scale
+    from allrepro.combine import choose, combine, grid, read_predictions
+
+    spec, key = cfg["experiments"][exp]["ensemble"], cfg["experiments"][exp]["ensemble"].get("select_metric", "accuracy_all")
+    before = json.loads(Path(inputs["ensemble_metrics"]).read_text())
+    best = members.index(before["best_member"])
+    parts = {}
+    for part in ("val", "test"):
+        frames = {m: read_predictions(inputs[f"{m}_{part}"], classes) for m in members}
+        parts[part] = (next(iter(frames.values()))[1], {m: scale(f[2], temperatures[m]) for m, f in frames.items()})
+    row = choose(grid(parts["val"][1], parts["val"][0], classes, spec, best), key)
+    weights, gamma = json.loads(row["weights"]), float(row["gamma"])
+    pred, _ = combine(list(parts["test"][1].values()), weights, gamma, spec.get("fallback", "abstain"), best)
+    y = parts["test"][0]
+    return {"temperatures": temperatures,
+            "unscaled": {"weights": before["weights"], "gamma": before["gamma"], "coverage": round(before["coverage"], 4),
+                         "accuracy_all": round(before["accuracy_all"], 4)},
+            "scaled": {"weights": weights, "gamma": gamma, "coverage": round(float((pred >= 0).mean()), 4),
+                       "accuracy_all": round(float((pred == y).mean()), 4)}}
 
 
 def _calibration_verdict(summary: dict) -> str | None:
@@ -101,10 +133,98 @@ def _calibration_verdict(summary: dict) -> str | None:
     if r["temperature"] is None:
         return said + "; with no validation part nothing is fitted to correct it, and patel-style thresholds on these "                       "probabilities are uncalibrated."
     c = r["conformal"]
+    choice = summary["calibration"].get(ENSEMBLE, {}).get("scaled_choice")
+    if choice:
+        u, t = choice["unscaled"], choice["scaled"]
+        said_ens = (f" With every member temperature-scaled, the ensemble's choice on validation moves from weights "
+                    f"{u['weights']} γ {u['gamma']} (test coverage {100 * u['coverage']:.1f}%, accuracy "
+                    f"{100 * u['accuracy_all']:.1f}%) to weights {t['weights']} γ {t['gamma']} (coverage "
+                    f"{100 * t['coverage']:.1f}%, accuracy {100 * t['accuracy_all']:.1f}%): γ is a threshold on "
+                    "probabilities, so it means something only once they are calibrated.")
+    else:
+        said_ens = ""
     return (said + f"; temperature scaling fitted on validation (T = {r['temperature']}) gives {r['ece_scaled']:.3f}. "
             f"Conformal sets at {c['confidence']:.0%} cover {100 * c['coverage']:.1f}% of the test images with "
             f"{c['mean_set_size']:.2f} classes on average ({100 * c['single_class_share']:.1f}% a single class): an "
-            "abstention with a coverage guarantee, where a threshold γ has none.")
+            "abstention with a coverage guarantee, where a threshold γ has none." + said_ens)
+
+
+def robustness(cfg: dict, inputs: dict, outputs: dict, exp: str, classes: list[str], split: dict,
+               preds: dict[str, pd.DataFrame], base: dict[str, pd.DataFrame], fitted: dict, colour: str) -> dict:
+    """Accuracy under each shift of the test part (the models' from evaluate, the best colour baseline's here, on
+    the same seeded shifted images) and the Grad-CAM share inside the cell: robustness.csv, attention.csv, and the
+    dict for audit.json."""
+    import cv2
+
+    from allrepro.audit import robustness as rob
+    from allrepro.audit.shortcuts import rgb_features
+    from allrepro.shifts import shifted
+
+    spec, level = cfg["evaluate"].get("shift") or {}, cfg["audit"]["bootstrap"]["level"]
+    perturbations = spec.get("perturbations") or {}
+    models = models_for(cfg, exp)
+    shift_frames = {m: pd.read_csv(inputs[f"{m}_shift"], keep_default_na=False) for m in models}
+    test = split["test"]
+    rgb = [cv2.cvtColor(cv2.imread(p, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for p in test["path"]]
+    bins = cfg["audit"]["baselines"].get("histogram_bins", 8)
+    frames = []
+    for name, pert in perturbations.items():
+        x = np.stack([rgb_features(img, bins) for img in shifted(rgb, name, pert, spec["seed"])])
+        proba = np.zeros((len(test), len(classes)))
+        proba[:, fitted[colour].classes_] = fitted[colour].predict_proba(x)
+        frames.append(pd.DataFrame({"shift": name, "path": test["path"].to_numpy(), "true": test["class"].to_numpy(),
+                                    "pred": [classes[i] for i in proba.argmax(axis=1)]}))
+    shift_frames[colour] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["shift", "path"])
+    table = rob.shift_table(shift_frames, {**{m: preds[m] for m in models}, colour: base[colour]},
+                            {n: p["kind"] for n, p in perturbations.items()}, level)
+    write_csv(table, outputs["robustness_csv"])
+
+    looks = {m: pd.read_csv(inputs[f"{m}_attention"], keep_default_na=False, na_values=[""]) for m in models}
+    boot, spec_rob = cfg["audit"]["bootstrap"], cfg["audit"]["robustness"]
+    attention = rob.attention_table(looks, boot["resamples"], boot["seed"], level)
+    write_csv(attention, outputs["attention_csv"])
+    return {"colour_baseline": colour, "colour_drop_limit": spec_rob["colour_drop"],
+            "shifts": {n: p for n, p in perturbations.items()},
+            "accuracy": {m: {r["shift"]: {k: r[k] for k in ("accuracy", "low", "high", "drop points")}
+                             for _, r in g.iterrows()} for m, g in table.groupby("model", sort=False)},
+            "worst_colour_shift": {m: rob.colour_dependence(table, m) for m in [*models, colour]},
+            "attention": {m: {r["class"]: {k: (None if pd.isna(r[k]) else r[k]) for k in
+                                           ("images", "measured", "share inside", "low", "high", "mask covers")}
+                              for _, r in g.iterrows()} for m, g in attention.groupby("model", sort=False)},
+            "lowest_attention": rob.lowest(looks, spec_rob["lowest"])}
+
+
+def _robustness_verdicts(summary: dict) -> list[str]:
+    rob = summary.get("robustness")
+    if not rob:
+        return []
+    out, limit, colour = [], rob["colour_drop_limit"], rob["colour_baseline"]
+    base = rob["worst_colour_shift"].get(colour)
+    for model, worst in rob["worst_colour_shift"].items():
+        if model == colour or worst is None:
+            continue
+        shift, drop = worst
+        acc = rob["accuracy"][model]
+        said = (f"Stain and colour shift: {model} goes from {100 * acc['clean']['accuracy']:.1f}% to "
+                f"{100 * acc[shift]['accuracy']:.1f}% [{100 * acc[shift]['low']:.1f}, {100 * acc[shift]['high']:.1f}] "
+                f"under {shift} ({drop:+.1f} points lost)")
+        if base:
+            said += f"; the colour-only baseline loses {base[1]:+.1f} points under {base[0]}"
+        out.append(said + (f" — more than {limit} points: its accuracy depends on colour, so a lab with another stain "
+                           "batch or lamp should expect less." if drop > limit else
+                           f" — within {limit} points: its accuracy does not hinge on the exact colour."))
+    for model, by_class in rob["attention"].items():
+        every = by_class.get("all")
+        if not every or every["share inside"] is None:
+            continue
+        unmeasured = every["images"] - every["measured"]
+        said = (f"Where {model} looks: {100 * every['share inside']:.1f}% [{100 * every['low']:.1f}, "
+                f"{100 * every['high']:.1f}] of its Grad-CAM mass lies inside the cell's mask, which covers "
+                f"{100 * every['mask covers']:.1f}% of the image")
+        said += (f" ({unmeasured} test images have an empty mask and are not measured)" if unmeasured else "")
+        out.append(said + (": it looks mostly at the background, not the cell." if every["share inside"] < 0.5 else
+                           ": most of what drives its answer is on the cell."))
+    return out
 
 
 def _against(row) -> str:
@@ -199,8 +319,9 @@ def audit(cfg: dict, inputs: dict, outputs: dict, exp: str, seed: int | None = N
     leaks = leakage(split, dups)
 
     base_cfg = cfg["audit"]["baselines"]
+    fitted = {}
     base = run_baselines(split["train"], split["test"], classes, base_cfg.get("histogram_bins", 8),
-                         base_cfg.get("neighbors", 1), cfg["audit"]["bootstrap"]["seed"])
+                         base_cfg.get("neighbors", 1), cfg["audit"]["bootstrap"]["seed"], fitted)
     if segmented(cfg, exp):  # the network sees the mask: how much does its size alone tell?
         seg = pd.read_csv(inputs["segmented"], keep_default_na=False)
         foreground = dict(zip(seg["source"], seg["foreground"]))
@@ -242,13 +363,14 @@ def audit(cfg: dict, inputs: dict, outputs: dict, exp: str, seed: int | None = N
                                      split["test"]["class"].value_counts(normalize=True).sort_index().items()},
                "paper_numbers": int(len(checks)), "paper_numbers_inside": int(checks["inside"].sum()) if len(checks) else 0}
     summary["calibration"] = calibration
+    summary["robustness"] = robustness(cfg, inputs, outputs, exp, classes, split, preds, base, fitted, best_base)
     if MASK_BASELINE in base:
         row = intervals[(intervals["model"] == MASK_BASELINE) & (intervals["metric"] == "accuracy")].iloc[0]
         summary["mask_baseline"] = {"name": MASK_BASELINE, "accuracy": float(row["value"]), "low": float(row["low"]),
                                     "high": float(row["high"]),
                                     "foreground_by_class": foreground_by_class(split["train"], foreground)}
     summary["verdicts"] = verdicts(cfg, exp, summary, intervals, checks)
-    summary["verdicts"] += [v for v in [_calibration_verdict(summary)] if v]
+    summary["verdicts"] += [v for v in [_calibration_verdict(summary)] if v] + _robustness_verdicts(summary)
     write_json(leaks, outputs["leakage_json"])
     write_json(summary, outputs["audit_json"])
     print(f"audit {exp}{'' if seed is None else f' (seed {seed})'}: " + " ".join(summary["verdicts"]))
