@@ -15,6 +15,7 @@ from allrepro.arrays import load_part
 from allrepro.fileio import write_csv, write_json
 from allrepro.images import prepare
 from allrepro.metrics import classification_metrics
+from allrepro.params import robustness_on
 from allrepro.plots import plot_confusion, plot_roc
 
 
@@ -117,8 +118,9 @@ def attention(model, x: np.ndarray, proba: np.ndarray, manifest: pd.DataFrame, m
             small = cv2.resize(mask, cam.shape[::-1], interpolation=cv2.INTER_NEAREST)
             shares.append(gradcam.share_inside(cam, small))
             areas.append(float((small > 0).mean()))
+    grid = "x".join(str(d) for d in parts[0].outputs[0].shape[1:3])  # the feature map's resolution
     return pd.DataFrame({"path": manifest["path"], "true": manifest["class"], "pred": [classes[i] for i in pred],
-                         "share_inside": np.round(shares, 4), "mask_share": np.round(areas, 4)})
+                         "share_inside": np.round(shares, 4), "mask_share": np.round(areas, 4), "map": grid})
 
 
 def evaluate(cfg: dict, inputs: dict, outputs: dict, exp: str, model_name: str, seed: int | None = None) -> dict:
@@ -138,11 +140,12 @@ def evaluate(cfg: dict, inputs: dict, outputs: dict, exp: str, model_name: str, 
         write_csv(predictions_frame(manifest, probas[part], classes), outputs[f"predictions_{part}_csv"])
     proba = probas["test"]
     manifest = pd.read_csv(inputs["test_csv"])
-    originals = read_bgr(manifest["path"])
-    shift = shift_predictions(cfg, model, manifest, originals, classes, x.shape[1]) if len(x) else None
+    originals = read_bgr(manifest["path"]) if robustness_on(cfg) else []
+    measure = robustness_on(cfg) and len(x)  # the profile measures robustness (not smoke)
+    shift = shift_predictions(cfg, model, manifest, originals, classes, x.shape[1]) if measure else None
     write_csv(shift if shift is not None else pd.DataFrame(columns=["shift", "path"]), outputs["predictions_shift_csv"])
     looks = (attention(model, x, proba, manifest, cell_masks(cfg, inputs, manifest, originals), classes)
-             if cfg["evaluate"].get("attention", True) and len(x) else pd.DataFrame(columns=["path", "share_inside"]))
+             if measure and cfg["evaluate"].get("attention", True) else pd.DataFrame(columns=["path", "share_inside"]))
     write_csv(looks, outputs["attention_csv"])
     metrics = classification_metrics(y, proba, classes, cfg["evaluate"].get("average", ["macro", "weighted"]))
     metrics.update({"experiment": exp, "model": model_name, "split": "test", "seed": info.get("seed")})

@@ -100,7 +100,7 @@ def _robustness_lines(rob: dict | None) -> list[str]:
     members = [m for m in (rob or {}).get("accuracy", {}) if m != rob.get("colour_baseline")] if rob else []
     if not members:
         return []
-    shifts = list(rob["accuracy"][members[0]])
+    shifts = rob.get("order") or list(rob["accuracy"][members[0]])
     lines = ["", "## Under stain, colour, JPEG and blur shift (test part; accuracy, change in points)", "",
              "| model | " + " | ".join(shifts) + " |", "|---" * (len(shifts) + 1) + "|"]
     for m in [*members, rob["colour_baseline"]]:
@@ -109,12 +109,13 @@ def _robustness_lines(rob: dict | None) -> list[str]:
             f"{100 * acc[s]['accuracy']:.1f}%" + ("" if s == "clean" else f" ({-acc[s]['drop points']:+.1f})")
             if s in acc else "—" for s in shifts) + " |")
     lines += ["", "## Where the model looks (share of Grad-CAM mass inside the cell's mask, test part)", "",
-              "| model | class | inside the cell [interval] | mask covers |", "|---|---|---|---|"]
+              "| model | class | inside the cell [interval] | mask covers | × an even map |", "|---|---|---|---|---|"]
     for m in members:
         for cls, r in rob["attention"].get(m, {}).items():
             inside = "—" if r["share inside"] is None else \
                 f"{100 * r['share inside']:.1f}% [{100 * r['low']:.1f}, {100 * r['high']:.1f}]"
-            lines.append(f"| {m} | {cls} | {inside} | {100 * r['mask covers']:.1f}% |")
+            lift = "—" if r.get("lift") is None else f"{r['lift']:.2f}"
+            lines.append(f"| {m} | {cls} | {inside} | {100 * r['mask covers']:.1f}% | {lift} |")
     return lines
 
 

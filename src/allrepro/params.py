@@ -69,6 +69,13 @@ def work_cut(cfg: dict) -> bool:
     return prof.get("epochs") is not None or bool(prof.get("split"))
 
 
+def robustness_on(cfg: dict) -> bool:
+    """The active profile measures robustness (shifted test parts, Grad-CAM over the test part): every profile
+    but one that says `robustness: false` (smoke: it proves the networks run; a 1-epoch model's robustness is
+    no finding, and each shifted pass of VGG16 costs a CPU a minute)."""
+    return cfg["profiles"][cfg["profile"]].get("robustness") is not False
+
+
 def profile_kind(cfg: dict) -> str:
     """The profile whose per-experiment choices apply (ensemble members): `like:`, else the profile itself."""
     return cfg["profiles"][cfg["profile"]].get("like") or cfg["profile"]

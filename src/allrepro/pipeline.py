@@ -212,6 +212,7 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           outputs=lambda exp, model, seed=None: {f.replace(".", "_"): layout.eval_file(exp, model, f, seed)
                                                  for f in layout.EVAL_FILES},
           inputs=_evaluate_inputs, params=lambda cfg, exp, model: ["evaluate", f"datasets.{dataset_of(cfg, exp)}.classes", "cache.interpolation",
+                                             f"{ACTIVE}.robustness",
                                              *([] if segmented(cfg, exp) else ["segment"])],
           figures={"confusion_png": "confusion.rst", "roc_png": "roc.rst"}, repeated=True,
           fanout=lambda cfg, p: [{"exp": e, "model": m, **at} for at in p["seeds"] for e in p["selected"]
@@ -232,7 +233,7 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
                                           for f in layout.AUDIT_FILES},
           inputs=_audit_inputs,
           params=lambda cfg, exp: ["audit.bootstrap", "audit.baselines", "audit.close_to_cnn", "audit.calibration", "audit.robustness",
-                                   "evaluate.shift", "train.seed",
+                                   "evaluate.shift", f"{ACTIVE}.robustness", "train.seed",
                                    f"experiments.{exp}.paper", f"experiments.{exp}.ensemble",
                                    f"datasets.{dataset_of(cfg, exp)}.classes", "profile", f"{ACTIVE}.like",
                                    f"{ACTIVE}.epochs", f"{ACTIVE}.split"],  # a profile that cuts work judges no claim

@@ -147,7 +147,9 @@ def attention_table(files: dict) -> pd.DataFrame:
     table["inside the cell [interval]"] = [("—" if pd.isna(v) else f"{100 * v:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]")
                                            for v, lo, hi in zip(table["share inside"], table["low"], table["high"])]
     table["mask covers"] = [f"{100 * v:.1f}%" for v in table["mask covers"]]
-    return table.set_index(["model", "class"])[["images", "measured", "inside the cell [interval]", "mask covers"]]
+    table = table.rename(columns={"lift": "× an even map", "map": "Grad-CAM map"})
+    return table.set_index(["model", "class"])[["images", "measured", "inside the cell [interval]", "mask covers",
+                                               "× an even map", "Grad-CAM map"]]
 
 
 def leakage_table(files: dict) -> pd.DataFrame:

@@ -7,7 +7,8 @@ does it look at the cell?
   stain loses much — and so does a classifier that sees only colour.
 - Attention: each test image's share of Grad-CAM mass inside the cell's HSV mask (evaluate's attention.csv),
   per model and true class: the mean with a percentile-bootstrap interval over images, beside the share of the
-  image the mask covers (what an evenly spread map would give). Images whose mask is empty (most Pro images of
+  image the mask covers (what an evenly spread map would give), and their ratio (`lift`: 1 is no preference for
+  the cell). The map has the resolution of the backbone's last feature map (`map`), upsampled. Images whose mask is empty (most Pro images of
   the ALL dataset) have no share and are counted apart.
 """
 from __future__ import annotations
@@ -56,18 +57,20 @@ def attention_table(frames: dict[str, pd.DataFrame], resamples: int, seed: int, 
             continue
         for cls, part in [("all", frame), *frame.groupby("true", sort=True)]:
             share = part["share_inside"].astype(float).dropna().to_numpy()
+            covers = float(part["mask_share"].astype(float).mean())
             row = {"model": model, "class": cls, "images": len(part), "measured": len(share),
-                   "share inside": np.nan, "low": np.nan, "high": np.nan,
-                   "mask covers": round(float(part["mask_share"].astype(float).mean()), 4)}
+                   "share inside": np.nan, "low": np.nan, "high": np.nan, "mask covers": round(covers, 4),
+                   "lift": np.nan, "map": str(part["map"].iloc[0]) if "map" in part else ""}
             if len(share):
                 means = share[rng.integers(0, len(share), (resamples, len(share)))].mean(axis=1)
                 tail = (1 - level) / 2
                 row.update({"share inside": round(float(share.mean()), 4),
                             "low": round(float(np.quantile(means, tail)), 4),
-                            "high": round(float(np.quantile(means, 1 - tail)), 4)})
+                            "high": round(float(np.quantile(means, 1 - tail)), 4),
+                            "lift": round(float(share.mean()) / covers, 2) if covers > 0 else np.nan})
             rows.append(row)
     return pd.DataFrame(rows, columns=["model", "class", "images", "measured", "share inside", "low", "high",
-                                       "mask covers"])
+                                       "mask covers", "lift", "map"])
 
 
 def lowest(frames: dict[str, pd.DataFrame], count: int) -> dict[str, list[dict]]:

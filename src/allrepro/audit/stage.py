@@ -31,7 +31,8 @@ from allrepro.audit.uncertainty import bootstrap, mcnemar, paper_check
 from allrepro.fileio import write_csv, write_json
 from allrepro.papers import paper_values
 from allrepro.params import classes as class_names
-from allrepro.params import dataset_of, ensemble_members, models_for, paper_of, profile_kind, segmented, work_cut
+from allrepro.params import (dataset_of, ensemble_members, models_for, paper_of, profile_kind, robustness_on,
+                             segmented, work_cut)
 
 ENSEMBLE = "ensemble"
 
@@ -184,14 +185,22 @@ def robustness(cfg: dict, inputs: dict, outputs: dict, exp: str, classes: list[s
     attention = rob.attention_table(looks, boot["resamples"], boot["seed"], level)
     write_csv(attention, outputs["attention_csv"])
     return {"colour_baseline": colour, "colour_drop_limit": spec_rob["colour_drop"],
-            "shifts": {n: p for n, p in perturbations.items()},
+            "shifts": {n: p for n, p in perturbations.items()}, "order": ["clean", *perturbations],
             "accuracy": {m: {r["shift"]: {k: r[k] for k in ("accuracy", "low", "high", "drop points")}
                              for _, r in g.iterrows()} for m, g in table.groupby("model", sort=False)},
             "worst_colour_shift": {m: rob.colour_dependence(table, m) for m in [*models, colour]},
             "attention": {m: {r["class"]: {k: (None if pd.isna(r[k]) else r[k]) for k in
-                                           ("images", "measured", "share inside", "low", "high", "mask covers")}
+                                           ("images", "measured", "share inside", "low", "high", "mask covers",
+                                            "lift", "map")}
                               for _, r in g.iterrows()} for m, g in attention.groupby("model", sort=False)},
             "lowest_attention": rob.lowest(looks, spec_rob["lowest"])}
+
+
+ATTENTION_LIFT = 1.5  # Grad-CAM mass on the cell at least 1.5x the cell's share of the image: the model weighs the cell
+
+
+def _points(drop: float) -> str:
+    return f"{drop:.1f} points lost" if drop >= 0 else f"{-drop:.1f} points gained"
 
 
 def _robustness_verdicts(summary: dict) -> list[str]:
@@ -207,9 +216,9 @@ def _robustness_verdicts(summary: dict) -> list[str]:
         acc = rob["accuracy"][model]
         said = (f"Stain and colour shift: {model} goes from {100 * acc['clean']['accuracy']:.1f}% to "
                 f"{100 * acc[shift]['accuracy']:.1f}% [{100 * acc[shift]['low']:.1f}, {100 * acc[shift]['high']:.1f}] "
-                f"under {shift} ({drop:+.1f} points lost)")
+                f"under {shift}, its worst colour shift ({_points(drop)})")
         if base:
-            said += f"; the colour-only baseline loses {base[1]:+.1f} points under {base[0]}"
+            said += f"; the colour-only baseline, under {base[0]}: {_points(base[1])}"
         out.append(said + (f" — more than {limit} points: its accuracy depends on colour, so a lab with another stain "
                            "batch or lamp should expect less." if drop > limit else
                            f" — within {limit} points: its accuracy does not hinge on the exact colour."))
@@ -217,13 +226,17 @@ def _robustness_verdicts(summary: dict) -> list[str]:
         every = by_class.get("all")
         if not every or every["share inside"] is None:
             continue
-        unmeasured = every["images"] - every["measured"]
+        unmeasured, lift = every["images"] - every["measured"], every["lift"]
         said = (f"Where {model} looks: {100 * every['share inside']:.1f}% [{100 * every['low']:.1f}, "
-                f"{100 * every['high']:.1f}] of its Grad-CAM mass lies inside the cell's mask, which covers "
-                f"{100 * every['mask covers']:.1f}% of the image")
-        said += (f" ({unmeasured} test images have an empty mask and are not measured)" if unmeasured else "")
-        out.append(said + (": it looks mostly at the background, not the cell." if every["share inside"] < 0.5 else
-                           ": most of what drives its answer is on the cell."))
+                f"{100 * every['high']:.1f}] of its Grad-CAM mass (a {every['map']} map, upsampled) lies inside the "
+                f"cell's mask, which covers {100 * every['mask covers']:.1f}% of the image ({lift:.2f}× an even map)")
+        said += (f"; {unmeasured} test images have an empty mask and are not measured" if unmeasured else "")
+        if every["share inside"] >= 0.5:
+            out.append(said + ": most of what drives its answer is on the cell.")
+        elif lift >= ATTENTION_LIFT:
+            out.append(said + ": it weighs the cell above its area, but most of what drives its answer lies outside it.")
+        else:
+            out.append(said + ": no more on the cell than an evenly spread map — it looks mostly at the background.")
     return out
 
 
@@ -363,7 +376,12 @@ def audit(cfg: dict, inputs: dict, outputs: dict, exp: str, seed: int | None = N
                                      split["test"]["class"].value_counts(normalize=True).sort_index().items()},
                "paper_numbers": int(len(checks)), "paper_numbers_inside": int(checks["inside"].sum()) if len(checks) else 0}
     summary["calibration"] = calibration
-    summary["robustness"] = robustness(cfg, inputs, outputs, exp, classes, split, preds, base, fitted, best_base)
+    if robustness_on(cfg):
+        summary["robustness"] = robustness(cfg, inputs, outputs, exp, classes, split, preds, base, fitted, best_base)
+    else:  # the profile measures no robustness (smoke): empty tables, and the verdicts say so
+        write_csv(pd.DataFrame(columns=["model", "shift", "accuracy"]), outputs["robustness_csv"])
+        write_csv(pd.DataFrame(columns=["model", "class", "share inside"]), outputs["attention_csv"])
+        summary["verdicts_note"] = f"Robustness and Grad-CAM are not measured under profile {cfg['profile']}."
     if MASK_BASELINE in base:
         row = intervals[(intervals["model"] == MASK_BASELINE) & (intervals["metric"] == "accuracy")].iloc[0]
         summary["mask_baseline"] = {"name": MASK_BASELINE, "accuracy": float(row["value"]), "low": float(row["low"]),
@@ -371,6 +389,7 @@ def audit(cfg: dict, inputs: dict, outputs: dict, exp: str, seed: int | None = N
                                     "foreground_by_class": foreground_by_class(split["train"], foreground)}
     summary["verdicts"] = verdicts(cfg, exp, summary, intervals, checks)
     summary["verdicts"] += [v for v in [_calibration_verdict(summary)] if v] + _robustness_verdicts(summary)
+    summary["verdicts"] += [summary.pop("verdicts_note")] if "verdicts_note" in summary else []
     write_json(leaks, outputs["leakage_json"])
     write_json(summary, outputs["audit_json"])
     print(f"audit {exp}{'' if seed is None else f' (seed {seed})'}: " + " ".join(summary["verdicts"]))
