@@ -157,7 +157,7 @@ def test_api_limits_bombs_types_and_overload(tmp_path):
     from allrepro.serve import create_app
 
     bundle = predict.load_bundle(toy_bundle(tmp_path / "b", {**ENSEMBLE, "gamma": 0.0}))
-    client = TestClient(create_app(bundle, {"max_file_mb": 0.05, "max_files": 2}))
+    client = TestClient(create_app(bundle, {"max_file_mb": 0.05, "max_files": 2}), base_url="http://127.0.0.1")
     assert client.get("/healthz").json()["status"] == "ok"
     assert "/api/predict" in client.get("/openapi.json").json()["paths"]
     jpg = cv2.imencode(".jpg", cell_image(1, 1, 48))[1].tobytes()
@@ -171,7 +171,7 @@ def test_api_limits_bombs_types_and_overload(tmp_path):
     assert "over the limit" in client.post("/api/predict", files=[("files", ("b.png", bomb, "image/png"))]).json()["results"][0]["error"]
     three = [("files", (f"{i}.jpg", jpg, "image/jpeg")) for i in range(3)]
     assert client.post("/api/predict", files=three).status_code == 413
-    busy = TestClient(create_app(bundle, {"max_queue": 0}))  # nothing may be admitted: every request is refused
+    busy = TestClient(create_app(bundle, {"max_queue": 0}), base_url="http://127.0.0.1")  # nothing may be admitted: every request is refused
     answer = busy.post("/api/predict", files=[("files", ("x.jpg", jpg, "image/jpeg"))])
     assert answer.status_code == 503 and answer.headers["retry-after"]
     assert busy.get("/healthz").status_code == 200  # the rest of the server stays up

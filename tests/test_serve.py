@@ -134,7 +134,7 @@ def test_a_segmenting_bundle_returns_its_mask(bundles):
     from allrepro.serve import create_app
 
     project, _ = bundles
-    client = TestClient(create_app(load_bundle(project / "bundles/idrees")))
+    client = TestClient(create_app(load_bundle(project / "bundles/idrees")), base_url="http://localhost")
     image = project / __import__("pandas").read_csv(project / "data/interim/mehradaria/segmented.csv")["source"].iloc[0]
     result = client.post("/api/predict", files=[("files", (image.name, image.read_bytes(), "image/jpeg"))]).json()
     assert result["results"][0]["mask"].startswith("data:image/png;base64,")

@@ -78,6 +78,9 @@ def _bundle_args(sub: argparse.ArgumentParser, name: str) -> None:
 
         sub.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
         sub.add_argument("--port", type=int, default=8000)
+        sub.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                         help="another Host name the server answers to (e.g. the machine's DNS name on a lab network); "
+                              "loopback names and the --host address always are")
         for key, (value, help_) in LIMITS.items():
             sub.add_argument(f"--{key.replace('_', '-')}", dest=key, type=type(value), default=value, help=help_)
 

@@ -55,6 +55,8 @@ def image_size(data: bytes) -> tuple[int, int]:
 
 def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """BGR uint8 (H, W, 3) from an encoded image, or BadImage with the reason."""
+    if not data:
+        raise BadImage("empty file (0 bytes)")
     kind = sniff(data)
     if kind is None:
         raise BadImage("not an image (content is not JPEG, PNG, BMP or TIFF, whatever the name says)")
@@ -128,11 +130,16 @@ def model_inputs(bgr: np.ndarray, bundle: Bundle) -> tuple[dict[int, np.ndarray]
 
 def score(bundle: Bundle, images: list[np.ndarray], batch_size: int = 64) -> list[dict]:
     """Per image: each member's probabilities and vote, the decision and the probabilities behind it."""
+    return score_prepared(bundle, [model_inputs(bgr, bundle)[0] for bgr in images], batch_size)
+
+
+def score_prepared(bundle: Bundle, prepared: list[dict[int, np.ndarray]], batch_size: int = 64) -> list[dict]:
+    """score() of images already prepared (model_inputs: {input size: RGB array}), so nothing is segmented twice."""
     from allrepro.combine import ABSTAIN, combine
 
-    if not images:
+    if not prepared:
         return []
-    prepared = [model_inputs(bgr, bundle)[0] for bgr in images]
+    images = prepared
     probas = {}
     for m in bundle.members:
         x = np.stack([p[m["input_size"]] for p in prepared])
@@ -169,21 +176,33 @@ def conformal_set(bundle: Bundle, member: str, proba: np.ndarray) -> list[str] |
     return [c for k, c in enumerate(bundle.classes) if 1.0 - proba[k] <= conformal["qhat"]]
 
 
-def expand(paths: list[str]) -> list[Path]:
+def expand(paths: list[str], skipped: list[str] | None = None) -> list[Path]:
     """Files as given, folders walked (images by suffix, sorted); a path that does not exist is kept so
-    that it is reported, not dropped."""
+    that it is reported, not dropped. `skipped` receives the files of a folder passed over for their suffix."""
     out = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted(f for f in p.rglob("*") if f.is_file())
+            out += [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
+            if skipped is not None:
+                skipped += [str(f) for f in files if f.suffix.lower() not in IMAGE_SUFFIXES]
         else:
             out.append(p)
     return out
 
 
-def predict_files(bundle: Bundle, paths: list[str], batch_size: int = 64) -> list[dict]:
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one that would start a formula (a file named `=1+1.jpg`) gets a
+    leading apostrophe (OWASP's CSV-injection advice)."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def predict_files(bundle: Bundle, paths: list[str], batch_size: int = 64, skipped: list[str] | None = None) -> list[dict]:
     rows, good, images = [], [], []
-    for path in expand(paths):
+    for path in expand(paths, skipped):
         try:
             if not path.is_file():
                 raise BadImage("no such file")
@@ -203,11 +222,11 @@ def table(rows: list[dict], classes: list[str], members: list[str]):
 
     flat = []
     for r in rows:
-        row = {"path": r["path"], "decision": r.get("decision", ""),
+        row = {"path": cell(r["path"]), "decision": r.get("decision", ""),
                "conformal_set": " ".join(r["conformal_set"]) if r.get("conformal_set") is not None else "",
                **{f"p_{c}": round(r["probabilities"][c], 6) if "probabilities" in r else None for c in classes},
                **{f"vote_{m}": r["members"][m]["vote"] if "members" in r else "" for m in members},
-               "error": r.get("error", "")}
+               "error": cell(r.get("error", ""))}
         flat.append(row)
     return pd.DataFrame(flat)
 
@@ -219,11 +238,12 @@ def cli(bundle_path: str, paths: list[str], out: str | None, fmt: str | None) ->
     from allrepro.fileio import write_bytes
 
     bundle = load_bundle(bundle_path)
-    rows = predict_files(bundle, paths)
+    skipped = []
+    rows = predict_files(bundle, paths, skipped=skipped)
     fmt = fmt or ("json" if out and out.endswith(".json") else "csv")
     if fmt == "json":
-        text = json.dumps({"bundle": str(bundle.path), "experiment": bundle.spec["experiment"], "predictions": rows},
-                          indent=2) + "\n"
+        text = json.dumps({"bundle": str(bundle.path), "experiment": bundle.spec["experiment"], "predictions": rows,
+                           "skipped": skipped}, indent=2) + "\n"
     else:
         text = table(rows, bundle.classes, [m["name"] for m in bundle.members]).to_csv(index=False, lineterminator="\n")
     if out:
@@ -233,5 +253,9 @@ def cli(bundle_path: str, paths: list[str], out: str | None, fmt: str | None) ->
     bad = [r for r in rows if "error" in r]
     for r in bad:
         print(f"allrepro predict: {r['path']}: {r['error']}", file=sys.stderr)
-    print(f"allrepro predict: {len(rows) - len(bad)} scored, {len(bad)} refused", file=sys.stderr)
+    for path in skipped:
+        print(f"allrepro predict: {path}: skipped (in a folder, and not named as an image: "
+              f"{', '.join(sorted(IMAGE_SUFFIXES))})", file=sys.stderr)
+    print(f"allrepro predict: {len(rows) - len(bad)} scored, {len(bad)} refused, {len(skipped)} skipped",
+          file=sys.stderr)
     return 1 if bad else 0

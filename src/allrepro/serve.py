@@ -24,13 +24,16 @@ import cv2
 import numpy as np
 
 from allrepro import gradcam, model_card
-from allrepro.predict import MAX_PIXELS, BadImage, Bundle, decode, load_bundle, model_inputs, score
+from allrepro.predict import (MAX_PIXELS, BadImage, Bundle, decode, image_size, load_bundle, model_inputs,
+                              score_prepared, sniff)
 
 LIMITS = {  # option name -> (default, help)
     "max_file_mb": (10.0, "largest accepted image, MiB"),
     "max_files": (32, "images per request"),
     "max_pixels": (MAX_PIXELS, "width x height per image, read from the header before decoding"),
-    "max_queue": (4, "requests waiting or being scored at once; more are answered 503"),
+    "max_queue": (4, "requests being scored at once (counted once their upload is read); more are answered 503"),
+    "max_request_pixels": (64_000_000, "pixels per request, all its images together"),
+    "max_connections": (64, "open connections at once; more are answered 503 before anything is read"),
 }
 DISPLAY = 224  # pixels: the size images, masks and Grad-CAM overlays are shown at
 
@@ -69,18 +72,30 @@ class Scorer:
                 "conformal_confidence": next((c["conformal"]["confidence"] for c in spec.get("calibration", {}).values()
                                               if c and c.get("conformal")), None)}
 
-    def one(self, name: str, data: bytes) -> dict:
-        """The full answer for one uploaded file: an error with its reason, or the prediction and pictures."""
+    def one(self, name: str, data: bytes, pixel_budget: int | None = None) -> tuple[dict, int]:
+        """The full answer for one uploaded file — an error with its reason, or the prediction and pictures — and the
+        pixels it used of the request's budget. Decoding, segmenting (once) and scoring all happen under the lock:
+        one image's work at a time, whatever the number of requests."""
         limit = int(self.limits["max_file_mb"] * 2**20)
         try:
             if len(data) > limit:
                 raise BadImage(f"larger than the limit of {self.limits['max_file_mb']:g} MiB per file")  # read no further
-            bgr = decode(data, self.limits["max_pixels"])
+            if data and sniff(data):
+                width, height = image_size(data)
+                if width * height > self.limits["max_pixels"]:
+                    raise BadImage(f"{width}x{height} pixels is over the limit of {self.limits['max_pixels']:,} pixels")
+                if pixel_budget is not None and width * height > pixel_budget:
+                    raise BadImage(f"{width}x{height} pixels: over what is left of this request's budget of "
+                                   f"{self.limits['max_request_pixels']:,} pixels")
         except BadImage as exc:
-            return {"name": name, "error": str(exc)}
+            return {"name": name, "error": str(exc)}, 0
         with self.lock:
-            result = score(self.bundle, [bgr])[0]
+            try:
+                bgr = decode(data, self.limits["max_pixels"])
+            except BadImage as exc:
+                return {"name": name, "error": str(exc)}, 0
             inputs, mask = model_inputs(bgr, self.bundle)
+            result = score_prepared(self.bundle, [inputs])[0]
             for m in self.bundle.members:
                 cut, member = self.parts[m["name"]], result["members"][m["name"]]
                 image = inputs[m["input_size"]]
@@ -92,36 +107,44 @@ class Scorer:
                 member["gradcam"] = png_data_url(shown(gradcam.overlay(image, cam)))
         result.update(name=name, image=png_data_url(shown(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))),
                       mask=png_data_url(shown(mask)) if mask is not None else None)
-        return result
+        return result, int(bgr.shape[0] * bgr.shape[1])
 
 
-def create_app(bundle: Bundle, limits: dict | None = None):
-    from fastapi import FastAPI, Request, UploadFile
+def create_app(bundle: Bundle, limits: dict | None = None, hosts: list[str] | None = None):
+    """The app, wrapped in its guards (allrepro.webguard): Host and Origin checked and security headers added
+    outermost, then the body read bounded in bytes, time and rate; scoring admitted `max_queue` requests at a time."""
+    from typing import Annotated
+
+    from fastapi import FastAPI, File, Request, UploadFile
     from fastapi.concurrency import run_in_threadpool
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse
+
+    from allrepro.webguard import BodyGuard, HostGuard, allowed_hosts
 
     limits = {k: v for k, (v, _) in LIMITS.items()} | (limits or {})
     scorer = Scorer(bundle, limits)
-    app = FastAPI(title="allrepro predictions", version=bundle.spec["format"],
-                  description=f"Bundle {bundle.spec['experiment']}: research and teaching, not diagnosis.")
+    refusals = {413: {"description": "over a limit: bytes, files or pixels per request"},
+                400: {"description": "a Host this server does not answer to"},
+                403: {"description": "a cross-origin POST"},
+                408: {"description": "an upload that stalled or trickled"},
+                503: {"description": "busy: `max_queue` requests already being scored; retry after Retry-After s"}}
+    # /docs and /redoc load Swagger UI and ReDoc from a CDN: blank on a lab network without Internet, so they are
+    # off; the schema itself is served at /openapi.json
+    app = FastAPI(title="allrepro predictions", version=bundle.spec["format"], docs_url=None, redoc_url=None,
+                  description=f"Bundle {bundle.spec['experiment']}: research and teaching, not diagnosis. "
+                              "The OpenAPI schema is at /openapi.json (no interactive docs: they need a CDN).")
     request_limit = int(limits["max_files"] * (limits["max_file_mb"] + 1) * 2**20)  # + multipart overhead
+    app.add_middleware(BodyGuard, max_bytes=request_limit)
+    app.add_middleware(HostGuard, allowed_hosts=hosts or allowed_hosts("127.0.0.1"))
 
-    @app.middleware("http")
-    async def refuse_overload(request: Request, call_next):
-        if request.url.path != "/api/predict":
-            return await call_next(request)
-        length = request.headers.get("content-length")
-        if length and int(length) > request_limit:  # refused before the body is read
-            return JSONResponse({"detail": f"request of {int(length) / 2**20:.1f} MiB is over the limit of "
-                                 f"{limits['max_files']} files x {limits['max_file_mb']:g} MiB"}, status_code=413)
-        if scorer.active >= limits["max_queue"]:
-            return JSONResponse({"detail": f"busy: {limits['max_queue']} requests already waiting; retry shortly"},
-                                status_code=503, headers={"Retry-After": "2"})
-        scorer.active += 1  # one event loop: no other coroutine runs between the test and the increment
-        try:
-            return await call_next(request)
-        finally:
-            scorer.active -= 1
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        # FastAPI's default echoes the offending input (a whole upload part); this names the field and the problem
+        problems = [{"loc": [str(x) for x in e.get("loc", ())][:4], "msg": str(e.get("msg", ""))[:200],
+                     "type": str(e.get("type", ""))[:60]}
+                    for e in exc.errors()[:5]]
+        return JSONResponse({"detail": problems}, status_code=422)
 
     page_html = resources.files("allrepro").joinpath("web/index.html").read_text()
 
@@ -141,16 +164,28 @@ def create_app(bundle: Bundle, limits: dict | None = None):
     async def card():
         return (bundle.path / "model_card.html").read_text()
 
-    @app.post("/api/predict")
-    async def predict(files: list[UploadFile]):
+    @app.post("/api/predict", responses=refusals)
+    async def predict(request: Request, files: Annotated[list[UploadFile], File(min_length=1)]):
         if len(files) > limits["max_files"]:
             return JSONResponse({"detail": f"{len(files)} files: the limit is {limits['max_files']} per request"},
                                 status_code=413)
-        results = []
-        for f in files:
-            data = await f.read(int(limits["max_file_mb"] * 2**20) + 1)  # never more than the limit + 1 byte
-            results.append(await run_in_threadpool(scorer.one, Path(f.filename or "upload").name, data))
-        return {"results": results}
+        # a slot is taken only now, with the body read: a slow upload holds none
+        if scorer.active >= limits["max_queue"]:
+            return JSONResponse({"detail": f"busy: {limits['max_queue']} requests already being scored; retry shortly"},
+                                status_code=503, headers={"Retry-After": "2"})
+        scorer.active += 1  # one event loop: no other coroutine runs between the test and the increment
+        try:
+            results, budget = [], limits["max_request_pixels"]
+            for f in files:
+                if await request.is_disconnected():  # the client hung up: score nothing more for it
+                    break
+                data = await f.read(int(limits["max_file_mb"] * 2**20) + 1)  # never more than the limit + 1 byte
+                result, used = await run_in_threadpool(scorer.one, Path(f.filename or "upload").name, data, budget)
+                budget -= used
+                results.append(result)
+            return {"results": results}
+        finally:
+            scorer.active -= 1
 
     return app
 
@@ -158,9 +193,15 @@ def create_app(bundle: Bundle, limits: dict | None = None):
 def main(args) -> int:
     import uvicorn
 
+    from allrepro.webguard import allowed_hosts
+
     bundle = load_bundle(args.bundle)
     limits = {k: getattr(args, k) for k in LIMITS}
-    print(f"allrepro serve: bundle {bundle.spec['experiment']} on http://{args.host}:{args.port}", flush=True)
-    uvicorn.run(create_app(bundle, limits), host=args.host, port=args.port, log_level="warning")
+    hosts = allowed_hosts(args.host, args.allow_host)
+    print(f"allrepro serve: bundle {bundle.spec['experiment']} on http://{args.host}:{args.port} "
+          f"(answers to Host: {', '.join(hosts)})", flush=True)
+    # connections beyond limit_concurrency get 503 from uvicorn before anything is read: the intake is bounded
+    uvicorn.run(create_app(bundle, limits, hosts), host=args.host, port=args.port, log_level="warning",
+                limit_concurrency=limits["max_connections"], timeout_keep_alive=5)
     return 0
 
