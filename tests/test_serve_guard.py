@@ -50,7 +50,7 @@ def server(tmp_path_factory):
 def multipart(parts: list[tuple[str | None, bytes]], boundary: str = "xYzBoUnDaRy") -> tuple[bytes, str]:
     body = b""
     for name, data in parts:
-        disposition = f'form-data; name="files"' + (f'; filename="{name}"' if name is not None else "")
+        disposition = 'form-data; name="files"' + (f'; filename="{name}"' if name is not None else "")
         body += (f"--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: image/jpeg\r\n\r\n").encode()
         body += data + b"\r\n"
     return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
