@@ -350,12 +350,15 @@ def command(stage: str, seeded: bool = False, overrides: list[str] = (), **wc) -
 
 def overrides_for(cfg: dict, stage: str, overrides: list[str], **wc) -> list[str]:
     """The overrides a job reads: those of its params keys (or below or above them), and `profile`, which every
-    stage resolves its models and paths with. A repeat's job (`--seed`) gets only `repeats=[its seed]`: adding a
+    stage of an experiment resolves its models and paths with (a dataset's stages do not: `make smoke` after
+    `make run` reruns no acquire or segment). A repeat's job (`--seed`) gets only `repeats=[its seed]`: adding a
     seed changes no other seed's command."""
     keys = param_keys(cfg, stage, **wc)
+    per_experiment = "exp" in STAGES[stage].wildcards  # a dataset's stages read no profile: switching one reruns none
 
     def reads(key: str) -> bool:
-        return key == "profile" or any(key == k or key.startswith(k + ".") or k.startswith(key + ".") for k in keys)
+        return (key == "profile" and per_experiment) or any(key == k or key.startswith(k + ".") or k.startswith(key + ".")
+                                                            for k in keys)
 
     out = [o for o in overrides if reads(o.partition("=")[0])]
     if "seed" in wc and any(o.startswith("repeats=") for o in overrides):
