@@ -214,3 +214,23 @@ def test_predict_csv_escapes_formulas_and_lists_skipped_files(tmp_path, capsys, 
     import pandas as pd
 
     assert pd.read_csv(out, keep_default_na=False)["path"].tolist() == ["'=1+1.jpg"]
+
+
+def test_images_far_from_the_training_data_are_answered_with_the_reason(tmp_path):
+    """A 1x1 image, a 48x2000 strip and (segmenting bundle) a smear where the mask keeps nothing each get a warning
+    saying why the answer means little (before: the same answer as any other image, no word of it)."""
+    folder = toy_bundle(tmp_path / "b", {"rule": "best_member", "model": "a"}, segmented=True)
+    spec = json.loads((folder / "bundle.json").read_text())
+    spec["input_domain"] = {"images": 100, "width": [224, 224], "height": [224, 224], "aspect": [1.0, 1.0],
+                            "foreground": [0.01, 0.4]}
+    (folder / "bundle.json").write_text(json.dumps(spec))
+    bundle = predict.load_bundle(folder)
+    cell = cell_image(1, 1, 224)  # a violet cell: the mask keeps part of it
+    grey = np.full((224, 224, 3), 200, np.uint8)  # nothing in the HSV interval
+    strip = np.ascontiguousarray(np.tile(cell, (9, 1, 1))[:2000, :48])
+    tiny = cell[:1, :1]
+    results = predict.score(bundle, [cell, grey, strip, tiny])
+    assert results[0]["warnings"] == [], results[0]["warnings"]
+    assert any("kept 0% of this image: the model sees a black square" in w for w in results[1]["warnings"])
+    assert any("aspect 0.02" in w for w in results[2]["warnings"])
+    assert any(w.startswith("1x1 pixels") for w in results[3]["warnings"])

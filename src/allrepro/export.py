@@ -70,6 +70,7 @@ def describe(cfg: dict, inputs: dict, exp: str) -> dict:
         },
         "members": members,
         "decision": decision,
+        "input_domain": input_domain(inputs, segmented),  # what predict and serve warn outside of
         "test": _test(inputs, decision, intervals),
         "audit": {"verdicts": audit["verdicts"], "leakage": audit["leakage"], "best_baseline": audit["best_baseline"],
                   "paper_numbers": audit["paper_numbers"], "paper_numbers_inside": audit["paper_numbers_inside"]},
@@ -96,6 +97,24 @@ def _member(inputs: dict, name: str, intervals: pd.DataFrame) -> dict:
             "val_accuracy": float((val["pred"] == val["true"]).mean()) if len(val) else None,
             "test_accuracy": metrics["accuracy"],
             "test": _intervals(intervals, name)}
+
+
+def input_domain(inputs: dict, segmented: bool) -> dict:
+    """What the models saw in training: the 1st–99th percentile of the training images' width, height and aspect
+    (width / height), and for segmented images the fraction of the image the HSV mask keeps — `allrepro predict`
+    and the page warn about an image far outside it (predict.domain_warnings)."""
+    ids = pd.read_csv(inputs["train_csv"], keep_default_na=False)["id"].drop_duplicates()
+    raw = pd.read_csv(inputs["raw"], keep_default_na=False).set_index("path").loc[ids]
+
+    def spread(values: pd.Series) -> list[float]:
+        return [round(float(values.quantile(0.01)), 4), round(float(values.quantile(0.99)), 4)]
+
+    out = {"images": int(len(raw)), "width": spread(raw["width"]), "height": spread(raw["height"]),
+           "aspect": spread(raw["width"] / raw["height"]), "foreground": None}
+    if segmented:
+        seg = pd.read_csv(inputs["segmented"], keep_default_na=False).set_index("source")
+        out["foreground"] = spread(seg.loc[ids, "foreground"])
+    return out
 
 
 def _decision(cfg: dict, inputs: dict, exp: str, members: list[dict]) -> dict:

@@ -152,6 +152,8 @@ def _export_inputs(cfg: dict, exp: str) -> dict:
                for f in ("intervals.csv", "audit.json", "paper_check.csv")}}
     if ensemble_members(cfg, exp):
         deps["ensemble"] = layout.ensemble_file(exp, "metrics.json")
+    if segmented(cfg, exp):  # the training images' mask fractions: the bundle's input domain
+        deps["segmented"] = layout.seg_manifest(dataset_of(cfg, exp))
     for m in models_for(cfg, exp):
         owner = trained_in(cfg, exp, m)
         deps.update({f"{m}_model": layout.model_file(owner, m, "model.keras"),

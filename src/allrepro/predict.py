@@ -129,8 +129,43 @@ def model_inputs(bgr: np.ndarray, bundle: Bundle) -> tuple[dict[int, np.ndarray]
 
 
 def score(bundle: Bundle, images: list[np.ndarray], batch_size: int = 64) -> list[dict]:
-    """Per image: each member's probabilities and vote, the decision and the probabilities behind it."""
-    return score_prepared(bundle, [model_inputs(bgr, bundle)[0] for bgr in images], batch_size)
+    """Per image: each member's probabilities and vote, the decision and the probabilities behind it, and
+    warnings where the image lies far outside what the models saw in training."""
+    prepared = [model_inputs(bgr, bundle) for bgr in images]
+    out = score_prepared(bundle, [p[0] for p in prepared], batch_size)
+    for result, bgr, (_, mask) in zip(out, images, prepared):
+        result["warnings"] = domain_warnings(bundle, bgr, mask)
+    return out
+
+
+def domain_warnings(bundle: Bundle, bgr: np.ndarray, mask: np.ndarray | None) -> list[str]:
+    """Why an answer may mean nothing: the image is far from the training images in size or shape (it is
+    stretched to the model's square), or the HSV mask keeps far less or more of it than in training (for a
+    segmenting bundle, 0% means the model sees a black square). Bounds: the bundle's `input_domain` (the
+    training images' 1st–99th percentiles), widened — a quarter to four times a size, 1.25 times an aspect, half to
+    1.5 times a mask fraction."""
+    domain = bundle.spec.get("input_domain")
+    if not domain:
+        return []
+    out, (h, w) = [], bgr.shape[:2]
+    (w_lo, w_hi), (h_lo, h_hi), (a_lo, a_hi) = domain["width"], domain["height"], domain["aspect"]
+    if w < w_lo / 4 or h < h_lo / 4 or w > 4 * w_hi or h > 4 * h_hi:
+        out.append(f"{w}x{h} pixels: the training images were {w_lo:g}–{w_hi:g} x {h_lo:g}–{h_hi:g}; at this scale "
+                   "a cell does not look like the ones the model learned")
+    aspect = w / h
+    if aspect < a_lo / 1.25 or aspect > a_hi * 1.25:
+        out.append(f"aspect {aspect:.2f} (width / height): the training images had {a_lo:.2f}–{a_hi:.2f}; the model "
+                   "sees this image squeezed into a square")
+    if mask is not None and domain.get("foreground"):
+        lo, hi = domain["foreground"]
+        kept = float((mask > 0).mean())
+        if kept == 0:
+            out.append("the segmentation kept 0% of this image: the model sees a black square, and its answer says "
+                       "nothing about this image")
+        elif kept < lo / 2 or kept > min(1.0, hi * 1.5):
+            out.append(f"the segmentation kept {100 * kept:.1f}% of this image; in training it kept "
+                       f"{100 * lo:.1f}–{100 * hi:.1f}% (1st–99th percentile)")
+    return out
 
 
 def score_prepared(bundle: Bundle, prepared: list[dict[int, np.ndarray]], batch_size: int = 64) -> list[dict]:
@@ -226,7 +261,7 @@ def table(rows: list[dict], classes: list[str], members: list[str]):
                "conformal_set": " ".join(r["conformal_set"]) if r.get("conformal_set") is not None else "",
                **{f"p_{c}": round(r["probabilities"][c], 6) if "probabilities" in r else None for c in classes},
                **{f"vote_{m}": r["members"][m]["vote"] if "members" in r else "" for m in members},
-               "error": cell(r.get("error", ""))}
+               "warnings": cell(" | ".join(r.get("warnings", []))), "error": cell(r.get("error", ""))}
         flat.append(row)
     return pd.DataFrame(flat)
 
@@ -253,6 +288,9 @@ def cli(bundle_path: str, paths: list[str], out: str | None, fmt: str | None) ->
     bad = [r for r in rows if "error" in r]
     for r in bad:
         print(f"allrepro predict: {r['path']}: {r['error']}", file=sys.stderr)
+    for r in rows:
+        for warning in r.get("warnings", []):
+            print(f"allrepro predict: {r['path']}: warning: {warning}", file=sys.stderr)
     for path in skipped:
         print(f"allrepro predict: {path}: skipped (in a folder, and not named as an image: "
               f"{', '.join(sorted(IMAGE_SUFFIXES))})", file=sys.stderr)

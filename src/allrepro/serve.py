@@ -24,8 +24,8 @@ import cv2
 import numpy as np
 
 from allrepro import gradcam, model_card
-from allrepro.predict import (MAX_PIXELS, BadImage, Bundle, decode, image_size, load_bundle, model_inputs,
-                              score_prepared, sniff)
+from allrepro.predict import (MAX_PIXELS, BadImage, Bundle, decode, domain_warnings, image_size, load_bundle,
+                              model_inputs, score_prepared, sniff)
 
 LIMITS = {  # option name -> (default, help)
     "max_file_mb": (10.0, "largest accepted image, MiB"),
@@ -96,6 +96,7 @@ class Scorer:
                 return {"name": name, "error": str(exc)}, 0
             inputs, mask = model_inputs(bgr, self.bundle)
             result = score_prepared(self.bundle, [inputs])[0]
+            result["warnings"] = domain_warnings(self.bundle, bgr, mask)
             for m in self.bundle.members:
                 cut, member = self.parts[m["name"]], result["members"][m["name"]]
                 image = inputs[m["input_size"]]
