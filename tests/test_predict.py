@@ -170,7 +170,7 @@ def test_api_limits_bombs_types_and_overload(tmp_path):
     bomb = claimed_size(png(cell_image(0, 0, 32)), 50_000, 50_000)
     assert "over the limit" in client.post("/api/predict", files=[("files", ("b.png", bomb, "image/png"))]).json()["results"][0]["error"]
     three = [("files", (f"{i}.jpg", jpg, "image/jpeg")) for i in range(3)]
-    assert client.post("/api/predict", files=three).status_code == 413
+    assert client.post("/api/predict", files=three).status_code == 422  # over max_files: the schema says maxItems
     busy = TestClient(create_app(bundle, {"max_queue": 0}), base_url="http://127.0.0.1")  # nothing may be admitted: every request is refused
     answer = busy.post("/api/predict", files=[("files", ("x.jpg", jpg, "image/jpeg"))])
     assert answer.status_code == 503 and answer.headers["retry-after"]

@@ -161,15 +161,16 @@ def create_app(bundle: Bundle, limits: dict | None = None, hosts: list[str] | No
     async def bundle_info():
         return scorer.info()
 
-    @app.get("/model-card", response_class=HTMLResponse)
+    @app.get("/model-card", response_class=HTMLResponse, responses={404: {"description": "the bundle has no card"}})
     async def card():
-        return (bundle.path / "model_card.html").read_text()
+        path = bundle.path / "model_card.html"
+        if not path.is_file():
+            return JSONResponse({"detail": "this bundle carries no model_card.html (re-export it)"}, status_code=404)
+        return path.read_text()
 
     @app.post("/api/predict", responses=refusals)
-    async def predict(request: Request, files: Annotated[list[UploadFile], File(min_length=1)]):
-        if len(files) > limits["max_files"]:
-            return JSONResponse({"detail": f"{len(files)} files: the limit is {limits['max_files']} per request"},
-                                status_code=413)
+    async def predict(request: Request,
+                      files: Annotated[list[UploadFile], File(min_length=1, max_length=limits["max_files"])]):
         # a slot is taken only now, with the body read: a slow upload holds none
         if scorer.active >= limits["max_queue"]:
             return JSONResponse({"detail": f"busy: {limits['max_queue']} requests already being scored; retry shortly"},
