@@ -132,6 +132,9 @@ def evaluate(cfg: dict, inputs: dict, outputs: dict, exp: str, model_name: str, 
     info = json.loads(Path(inputs["labels"]).read_text())
     classes = info["classes"]
     model = keras.saving.load_model(inputs["model"])
+    sizes = [len(np.load(inputs[f"{p}_npy"], mmap_mode="r")) for p in ("val", "test")]
+    if runtime.eager_predict(sum(-(-n // 64) for n in sizes)):
+        model.run_eagerly = True  # tracing the predict step would cost more than the few batches it serves
     probas, rate = {}, None
     for part in ("val", "test"):  # validation predictions feed the ensemble's choice of weights
         x, y = load_part(inputs, part)

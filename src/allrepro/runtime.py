@@ -139,6 +139,15 @@ def run_eagerly(choice, total_steps: int, setup: dict) -> bool:
     return bool(choice)
 
 
+EAGER_PREDICT_STEPS = 4
+
+
+def eager_predict(batches: int) -> bool:
+    """Predict eagerly on a CPU when a job has at most EAGER_PREDICT_STEPS batches to predict (each part's shapes
+    traced once would cost more than the steps: a smoke run's 32 test images, the tiny test project's parts)."""
+    return gpu_count() == 0 and batches <= EAGER_PREDICT_STEPS
+
+
 def peak_memory_mib() -> float | None:
     """Peak accelerator memory this process has used so far (MiB); None on a CPU."""
     name = backend()
