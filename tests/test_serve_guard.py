@@ -21,16 +21,24 @@ JPG = cv2.imencode(".jpg", cell_image(1, 1, 48))[1].tobytes()
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    import uvicorn
+def toy(tmp_path_factory):
+    return predict.load_bundle(toy_bundle(tmp_path_factory.mktemp("guard") / "b", {**ENSEMBLE, "gamma": 0.0}))
 
+
+@pytest.fixture(scope="module")
+def server(toy):
     from allrepro.serve import create_app
 
-    bundle = predict.load_bundle(toy_bundle(tmp_path_factory.mktemp("guard") / "b", {**ENSEMBLE, "gamma": 0.0}))
-    app = create_app(bundle, {"max_file_mb": 1.0, "max_files": 4, "max_queue": 1, "max_request_pixels": 3_000_000})
+    app = create_app(toy, {"max_file_mb": 1.0, "max_files": 4, "max_queue": 1, "max_request_pixels": 3_000_000})
     for mw in app.user_middleware:  # a quicker body deadline than the default, so the test waits seconds
         if mw.cls.__name__ == "BodyGuard":
             mw.kwargs.update(chunk_timeout=2.0, grace=2.0, min_rate=50_000.0)
+    yield from serving(app)
+
+
+def serving(app):
+    import uvicorn
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -42,9 +50,11 @@ def server(tmp_path_factory):
         if srv.started:
             break
         time.sleep(0.05)
-    yield port
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield port
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
 
 
 def multipart(parts: list[tuple[str | None, bytes]], boundary: str = "xYzBoUnDaRy") -> tuple[bytes, str]:
@@ -234,3 +244,28 @@ def test_images_far_from_the_training_data_are_answered_with_the_reason(tmp_path
     assert any("kept 0% of this image: the model sees a black square" in w for w in results[1]["warnings"])
     assert any("aspect 0.02" in w for w in results[2]["warnings"])
     assert any(w.startswith("1x1 pixels") for w in results[3]["warnings"])
+
+
+def test_concurrent_requests_are_batched_and_answer_as_one_at_a_time(toy):
+    """Twelve clients at once (queue 16): every one gets 200 and exactly the probabilities `allrepro predict` gives
+    the same image alone — the batch changes how many model calls serve them, not their answers."""
+    from allrepro.serve import create_app
+
+    images = [cv2.imencode(".jpg", cell_image(i % 4, i, 48))[1].tobytes() for i in range(12)]
+    alone = [predict.score(toy, [predict.decode(d)])[0]["probabilities"] for d in images]
+    port = next(gen := serving(create_app(toy, {"max_queue": 16})))
+    answers = [None] * len(images)
+
+    def client(i):
+        answers[i] = post(port, [(f"{i}.jpg", images[i])])
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(images))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    gen.close()
+    assert [a[0] for a in answers] == [200] * len(images)
+    for a, expected in zip(answers, alone):
+        got = json.loads(a[2])["results"][0]["probabilities"]
+        assert got == pytest.approx(expected, abs=1e-6)

@@ -5,7 +5,10 @@
     GET  /              the page: drop images, see each one's decision or abstention, probabilities,
                         every member's vote and Grad-CAM, the HSV mask when the bundle segments, and the
                         model card's warnings
-    POST /api/predict   multipart `files` (one or more images) -> JSON, one result per file
+    POST /api/predict   multipart `files` (one or more images) -> JSON, one result per file; images of concurrent
+                        requests are scored in one batch
+    POST /api/gradcam   multipart `file` (one image) -> each member's vote and Grad-CAM overlay (the page asks for
+                        it after showing the decision)
     GET  /api/bundle    classes, decision rule, test metrics with intervals, warnings, limits
     GET  /model-card    the bundle's model card (HTML)
     GET  /healthz       liveness
@@ -48,11 +51,57 @@ def shown(image: np.ndarray) -> np.ndarray:
                       else cv2.INTER_NEAREST)
 
 
-class Scorer:
-    """The bundle and its Grad-CAM cuts; one scoring at a time (the models are not re-entrant), with an
-    admission count so that overload is refused rather than queued without end."""
+class Batcher:
+    """Images of concurrent requests scored together: each waits at most `max_wait` seconds for others to join it,
+    then one model call per member serves the whole batch (up to `max_batch` images). One worker per event loop,
+    so the models are only ever called from one thread at a time."""
 
-    def __init__(self, bundle: Bundle, limits: dict):
+    def __init__(self, bundle: Bundle, max_batch: int = 32, max_wait: float = 0.005):
+        self.bundle, self.max_batch, self.max_wait = bundle, max_batch, max_wait
+        self.loop = self.queue = None
+
+    async def submit(self, prepared: dict) -> dict:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop:  # first use on this loop (a test client may run several)
+            self.loop, self.queue = loop, asyncio.Queue()
+            loop.create_task(self._work())
+        future = loop.create_future()
+        await self.queue.put((prepared, future))
+        return await future
+
+    async def _work(self) -> None:
+        import asyncio
+
+        from fastapi.concurrency import run_in_threadpool
+
+        while True:
+            batch = [await self.queue.get()]
+            deadline = self.loop.time() + self.max_wait
+            while len(batch) < self.max_batch and (left := deadline - self.loop.time()) > 0:
+                try:
+                    batch.append(await asyncio.wait_for(self.queue.get(), left))
+                except asyncio.TimeoutError:
+                    break
+            try:
+                results = await run_in_threadpool(score_prepared, self.bundle, [p for p, _ in batch])
+            except Exception as exc:  # noqa: BLE001  (every waiting request gets the error, the worker lives on)
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results):
+                if not future.done():  # its client may have gone
+                    future.set_result(result)
+
+
+class Scorer:
+    """The bundle, its Grad-CAM cuts and its batcher. Decoding and segmenting run in worker threads, at most
+    `decoders` images at once (each bounded by the pixel limits); scoring goes through the batcher; an admission
+    count refuses overload rather than queueing without end."""
+
+    def __init__(self, bundle: Bundle, limits: dict, decoders: int = 2):
         self.bundle, self.limits = bundle, limits
         self.parts = {}
         for name, model in bundle.models.items():
@@ -60,7 +109,9 @@ class Scorer:
                 self.parts[name] = gradcam.split(model)
             except (StopIteration, NotImplementedError):  # no backbone to cut at: no Grad-CAM for it
                 self.parts[name] = None
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # Grad-CAM: one at a time
+        self.batcher = Batcher(bundle)
+        self.decoders = threading.BoundedSemaphore(decoders)
         self.active = 0
 
     def info(self) -> dict:
@@ -72,43 +123,59 @@ class Scorer:
                 "conformal_confidence": next((c["conformal"]["confidence"] for c in spec.get("calibration", {}).values()
                                               if c and c.get("conformal")), None)}
 
-    def one(self, name: str, data: bytes, pixel_budget: int | None = None) -> tuple[dict, int]:
-        """The full answer for one uploaded file — an error with its reason, or the prediction and pictures — and the
-        pixels it used of the request's budget. Decoding, segmenting (once) and scoring all happen under the lock:
-        one image's work at a time, whatever the number of requests."""
-        limit = int(self.limits["max_file_mb"] * 2**20)
+    def check(self, data: bytes, pixel_budget: int | None) -> None:
+        """The limits a file must meet before any pixel is decoded (BadImage with the reason)."""
+        if len(data) > int(self.limits["max_file_mb"] * 2**20):
+            raise BadImage(f"larger than the limit of {self.limits['max_file_mb']:g} MiB per file")
+        if data and sniff(data):
+            width, height = image_size(data)
+            if width * height > self.limits["max_pixels"]:
+                raise BadImage(f"{width}x{height} pixels is over the limit of {self.limits['max_pixels']:,} pixels")
+            if pixel_budget is not None and width * height > pixel_budget:
+                raise BadImage(f"{width}x{height} pixels: over what is left of this request's budget of "
+                               f"{self.limits['max_request_pixels']:,} pixels")
+
+    def prepare(self, data: bytes) -> tuple[np.ndarray, dict, np.ndarray | None]:
+        """Decode, segment (when the bundle does) and resize once: (BGR image, {input size: array}, mask)."""
+        with self.decoders:
+            bgr = decode(data, self.limits["max_pixels"])
+            inputs, mask = model_inputs(bgr, self.bundle)
+        return bgr, inputs, mask
+
+    async def one(self, name: str, data: bytes, pixel_budget: int | None = None) -> tuple[dict, int]:
+        """The answer for one uploaded file — an error with its reason, or the prediction, its warnings and the
+        pictures (Grad-CAM apart: `gradcams`, on request) — and the pixels it used of the request's budget."""
+        from fastapi.concurrency import run_in_threadpool
+
         try:
-            if len(data) > limit:
-                raise BadImage(f"larger than the limit of {self.limits['max_file_mb']:g} MiB per file")  # read no further
-            if data and sniff(data):
-                width, height = image_size(data)
-                if width * height > self.limits["max_pixels"]:
-                    raise BadImage(f"{width}x{height} pixels is over the limit of {self.limits['max_pixels']:,} pixels")
-                if pixel_budget is not None and width * height > pixel_budget:
-                    raise BadImage(f"{width}x{height} pixels: over what is left of this request's budget of "
-                                   f"{self.limits['max_request_pixels']:,} pixels")
+            self.check(data, pixel_budget)
+            bgr, inputs, mask = await run_in_threadpool(self.prepare, data)
         except BadImage as exc:
             return {"name": name, "error": str(exc)}, 0
-        with self.lock:
-            try:
-                bgr = decode(data, self.limits["max_pixels"])
-            except BadImage as exc:
-                return {"name": name, "error": str(exc)}, 0
-            inputs, mask = model_inputs(bgr, self.bundle)
-            result = score_prepared(self.bundle, [inputs])[0]
-            result["warnings"] = domain_warnings(self.bundle, bgr, mask)
-            for m in self.bundle.members:
-                cut, member = self.parts[m["name"]], result["members"][m["name"]]
-                image = inputs[m["input_size"]]
-                if cut is None:
-                    member["gradcam"] = None
-                    continue
-                cam = gradcam.heatmap(self.bundle.models[m["name"]], image,
-                                      self.bundle.classes.index(member["vote"]), cut)
-                member["gradcam"] = png_data_url(shown(gradcam.overlay(image, cam)))
-        result.update(name=name, image=png_data_url(shown(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))),
+        result = await self.batcher.submit(inputs)
+        result.update(name=name, warnings=domain_warnings(self.bundle, bgr, mask),
+                      image=png_data_url(shown(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))),
                       mask=png_data_url(shown(mask)) if mask is not None else None)
         return result, int(bgr.shape[0] * bgr.shape[1])
+
+    def gradcams(self, name: str, data: bytes) -> dict:
+        """Each member's vote and Grad-CAM overlay for one file (what the page asks for after the decision)."""
+        try:
+            self.check(data, None)
+            _, inputs, _ = self.prepare(data)
+        except BadImage as exc:
+            return {"name": name, "error": str(exc)}
+        out = {}
+        with self.lock:
+            result = score_prepared(self.bundle, [inputs])[0]
+            for m in self.bundle.members:
+                cut, vote = self.parts[m["name"]], result["members"][m["name"]]["vote"]
+                image = inputs[m["input_size"]]
+                cam = None if cut is None else gradcam.heatmap(self.bundle.models[m["name"]], image,
+                                                               self.bundle.classes.index(vote), cut)
+                out[m["name"]] = {"vote": vote,
+                                  "gradcam": None if cam is None else png_data_url(shown(gradcam.overlay(image, cam)))}
+        return {"name": name, "members": out}
 
 
 def create_app(bundle: Bundle, limits: dict | None = None, hosts: list[str] | None = None):
@@ -182,10 +249,23 @@ def create_app(bundle: Bundle, limits: dict | None = None, hosts: list[str] | No
                 if await request.is_disconnected():  # the client hung up: score nothing more for it
                     break
                 data = await f.read(int(limits["max_file_mb"] * 2**20) + 1)  # never more than the limit + 1 byte
-                result, used = await run_in_threadpool(scorer.one, Path(f.filename or "upload").name, data, budget)
+                result, used = await scorer.one(Path(f.filename or "upload").name, data, budget)
                 budget -= used
                 results.append(result)
             return {"results": results}
+        finally:
+            scorer.active -= 1
+
+    @app.post("/api/gradcam", responses=refusals)
+    async def gradcam_overlays(file: UploadFile):
+        """Each member's Grad-CAM overlay for one image: what the page asks for once it shows the decision."""
+        if scorer.active >= limits["max_queue"]:
+            return JSONResponse({"detail": f"busy: {limits['max_queue']} requests already being scored; retry shortly"},
+                                status_code=503, headers={"Retry-After": "2"})
+        scorer.active += 1
+        try:
+            data = await file.read(int(limits["max_file_mb"] * 2**20) + 1)
+            return await run_in_threadpool(scorer.gradcams, Path(file.filename or "upload").name, data)
         finally:
             scorer.active -= 1
 
