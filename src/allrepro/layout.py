@@ -50,7 +50,7 @@ MODEL_FILES = ("model.keras", "history.csv", "labels.json")
 EVAL_FILES = ("predictions_test.csv", "predictions_val.csv", "metrics.json", "headline.json", "confusion.csv",
               "confusion.png", "roc.png", "inference.json", "predictions_shift.csv", "attention.csv")
 AUDIT_FILES = ("leakage.json", "baselines.csv", "intervals.csv", "mcnemar.csv", "paper_check.csv", "calibration.csv",
-               "reliability.png", "robustness.csv", "attention.csv", "audit.json")
+               "reliability.png", "robustness.csv", "attention_by_class.csv", "audit.json")
 ENSEMBLE_FILES = ("grid.csv", "predictions.csv", "corrected.csv", "metrics.json", "headline.json", "confusion.png",
                   "roc.png")
 

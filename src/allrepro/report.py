@@ -141,7 +141,7 @@ def robustness_table(files: dict) -> pd.DataFrame:
 
 def attention_table(files: dict) -> pd.DataFrame:
     """The share of Grad-CAM mass inside the cell's mask per model and class, with the mask's share of the image."""
-    table = pd.read_csv(files["audit_attention_csv"])
+    table = pd.read_csv(files["audit_attention_by_class_csv"])
     if not len(table):
         return table
     table["inside the cell [interval]"] = [("—" if pd.isna(v) else f"{100 * v:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]")

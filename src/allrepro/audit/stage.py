@@ -13,7 +13,7 @@ reports/<exp>/audit/:
   reliability.png       the reliability diagram of every model on the test part
   robustness.csv        accuracy [exact interval] of every model and the colour-only baseline under each stain,
                         colour, JPEG and blur shift of the test part, and the drop from clean
-  attention.csv         the share of each model's Grad-CAM mass inside the cell's mask, per class [bootstrap interval]
+  attention_by_class.csv  the share of each model's Grad-CAM mass inside the cell's mask, per class [bootstrap interval]
   audit.json            the summary the report's verdicts are written from
 """
 from __future__ import annotations
@@ -153,7 +153,7 @@ def _calibration_verdict(summary: dict) -> str | None:
 def robustness(cfg: dict, inputs: dict, outputs: dict, exp: str, classes: list[str], split: dict,
                preds: dict[str, pd.DataFrame], base: dict[str, pd.DataFrame], fitted: dict, colour: str) -> dict:
     """Accuracy under each shift of the test part (the models' from evaluate, the best colour baseline's here, on
-    the same seeded shifted images) and the Grad-CAM share inside the cell: robustness.csv, attention.csv, and the
+    the same seeded shifted images) and the Grad-CAM share inside the cell: robustness.csv, attention_by_class.csv, and the
     dict for audit.json."""
     import cv2
 
@@ -183,7 +183,7 @@ def robustness(cfg: dict, inputs: dict, outputs: dict, exp: str, classes: list[s
     looks = {m: pd.read_csv(inputs[f"{m}_attention"], keep_default_na=False, na_values=[""]) for m in models}
     boot, spec_rob = cfg["audit"]["bootstrap"], cfg["audit"]["robustness"]
     attention = rob.attention_table(looks, boot["resamples"], boot["seed"], level)
-    write_csv(attention, outputs["attention_csv"])
+    write_csv(attention, outputs["attention_by_class_csv"])
     return {"colour_baseline": colour, "colour_drop_limit": spec_rob["colour_drop"],
             "shifts": {n: p for n, p in perturbations.items()}, "order": ["clean", *perturbations],
             "accuracy": {m: {r["shift"]: {k: r[k] for k in ("accuracy", "low", "high", "drop points")}
@@ -380,7 +380,7 @@ def audit(cfg: dict, inputs: dict, outputs: dict, exp: str, seed: int | None = N
         summary["robustness"] = robustness(cfg, inputs, outputs, exp, classes, split, preds, base, fitted, best_base)
     else:  # the profile measures no robustness (smoke): empty tables, and the verdicts say so
         write_csv(pd.DataFrame(columns=["model", "shift", "accuracy"]), outputs["robustness_csv"])
-        write_csv(pd.DataFrame(columns=["model", "class", "share inside"]), outputs["attention_csv"])
+        write_csv(pd.DataFrame(columns=["model", "class", "share inside"]), outputs["attention_by_class_csv"])
         summary["verdicts_note"] = f"Robustness and Grad-CAM are not measured under profile {cfg['profile']}."
     if MASK_BASELINE in base:
         row = intervals[(intervals["model"] == MASK_BASELINE) & (intervals["metric"] == "accuracy")].iloc[0]
