@@ -52,7 +52,7 @@ SMOKE_EXPERIMENTS ?= idrees,patel,najjar,pushpalatha
 smoke: setup
 	$(PY) -m allrepro.datasets.synthetic cnmc $(CNMC_GENERATED).zip $(CNMC_GENERATED).yaml
 	ALLREPRO_DATA_SOURCE_CNMC=file:$(abspath $(CNMC_GENERATED).zip) $(VENV)/bin/snakemake --cores $(CORES) \
-	  --workflow-profile none --set-threads train=1 --configfile $(CNMC_GENERATED).yaml \
+	  --workflow-profile none --show-failed-logs --set-threads train=1 --configfile $(CNMC_GENERATED).yaml \
 	  --config profile=smoke experiment=$(SMOKE_EXPERIMENTS)
 
 # one training step of every backbone, head and augmentation with XLA and mixed precision forced on, under
