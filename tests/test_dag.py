@@ -48,7 +48,7 @@ def test_snakemake_runs_the_whole_dag(tiny):
     out = run(SNAKEMAKE, project, {**env, "ALLREPRO_TRACE": str(project.parent / "trace")})  # for the next test
     jobs = snakemake_jobs(out.stdout + out.stderr)
     assert sorted(set(jobs)) == ["acquire", "agreement", "all", "audit", "cache", "duplicates", "ensemble", "evaluate",
-                                 "export", "report", "segment", "split", "spread", "train"]
+                                 "export", "report", "scorecard", "segment", "split", "spread", "train"]
     # one training job per (model, training inputs): patel_best evaluates patel's models
     assert jobs.count("train") == 3 and jobs.count("evaluate") == 5, jobs
     runtime = json.loads((project / "models/idrees/quick_cnn/labels.json").read_text())["runtime"]
@@ -59,10 +59,22 @@ def test_snakemake_runs_the_whole_dag(tiny):
         # the audit chapter, with its verdicts and the colour baselines beside the CNN
         assert "Audit: how far" in html and "colour logistic regression (baseline)" in html, exp
         assert "test images have a near-duplicate" in html or "No test image has a near-duplicate" in html
+        # it leads with its answer, and reads as a document, not a notebook
+        assert html.index(">Summary<") < html.index("Verdicts") < html.index(">Details<") < html.index("Audit: how far")
+        assert "paper / ours [95% interval]" in html
+        for leftover in ("Out[", ">NaN<", ">None<", "has no ensemble", "Not measured under this profile", "data/raw//"):
+            assert leftover not in html, (exp, leftover)
     # what `make run` ends with: the headline numbers and where to look
     results = run(["allrepro", "results"], project, env).stdout
     assert "idrees quick_cnn: test accuracy" in results and "patel ensemble: test accuracy" in results, results
     assert "idrees report: reports/idrees/report.html\n" in results and "not made yet" not in results, results
+    assert "scorecard (every selected paper): reports/index.html\n" in results, results
+    # the scorecard: a row per headline claim of each selected experiment, with a verdict, and links that resolve
+    card = pd.read_csv(project / "reports/scorecard.csv")
+    assert set(card["experiment"]) == {"idrees", "patel", "patel_best"} and card["verdict"].str.len().min() > 20
+    page = (project / "reports/index.html").read_text()
+    for link in re.findall(r"href='([^']+)'", page):
+        assert (project / "reports" / link).resolve().exists(), link
 
 
 def test_every_job_opens_only_what_its_stage_record_declares(tiny):
@@ -116,10 +128,12 @@ def test_snakemake_report_holds_the_key_figures_with_captions(tiny):
         text = "".join(z.read(n).decode("utf-8", "ignore") for n in z.namelist()
                        if n not in files and n.endswith((".js", ".html", ".json")))
     evaluations, ensembles, experiments = 5, 2, 3  # idrees 1 + patel 2 + patel_best 2; patel and patel_best
-    count = {name: sum(f.endswith("/" + name) for f in files) for name in ("confusion.png", "roc.png", "report.html")}
+    count = {name: sum(f.endswith("/" + name) for f in files)
+             for name in ("confusion.png", "roc.png", "report.html", "index.html")}
     assert count == {"confusion.png": evaluations + ensembles, "roc.png": evaluations + ensembles,
-                     "report.html": experiments}, count
+                     "report.html": experiments, "index.html": 1}, count
     assert "Test-set confusion matrix of" in text and "weighted-threshold ensemble" in text  # the captions
+    assert "The scorecard across the papers" in text
 
 
 def test_plain_snakemake_uses_the_default_profile(tiny):
@@ -154,7 +168,8 @@ def test_snakemake_ensemble_param_reruns_ensemble_and_report_never_training(tiny
     project, env = tiny
     set_param(project, "experiments.patel.ensemble.thresholds", [0.6, 0.9])
     out = run(SNAKEMAKE, project, env)
-    assert sorted(snakemake_jobs(out.stdout + out.stderr)) == ["all", "audit", "ensemble", "export", "report", "spread"]
+    assert sorted(snakemake_jobs(out.stdout + out.stderr)) == ["all", "audit", "ensemble", "export", "report", "scorecard",
+                                                                "spread"]
 
 
 def test_dvc_exp_run_after_snakemake_reruns_training_onward_only_and_deletes_nothing(tiny):

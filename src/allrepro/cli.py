@@ -178,6 +178,8 @@ def _results(cfg: dict) -> None:
                 print(f"{exp} {name}: test accuracy {m['accuracy']:.4f}, MCC {m['mcc']:.4f} ({m['n']} images)")
         for what, path in (("report", outputs("report", exp=exp)["html"]), ("bundle", outputs("export", exp=exp)["bundle"])):
             print(f"{exp} {what}: {path}" + ("" if Path(path).exists() else " (not made yet)"))
+    card = outputs("scorecard")["html"]
+    print(f"scorecard (every selected paper): {card}" + ("" if Path(card).exists() else " (not made yet)"))
 
 
 def main(argv: list[str] | None = None) -> int:

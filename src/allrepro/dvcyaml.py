@@ -22,7 +22,7 @@ HEADER = """\
 # A repeat's outputs (training seeds of `repeats:`) are all cached: the experiment's spread.json and spread.csv
 # carry them to git.
 GIT_TRACKED = ("metrics.json", "headline.json", "history.csv", "predictions_test.csv", "predictions.csv",
-               "confusion.png", "roc.png", "spread.csv", "spread.json")
+               "confusion.png", "roc.png", "spread.csv", "spread.json", "scorecard.csv")
 # DVC's metrics (`dvc metrics show`, `dvc exp show`): each model's and ensemble's headline.json, a few numbers
 # each, so the table is a row per model that a terminal holds; metrics.json (every class) stays a plain output.
 METRICS = ("headline.json",)

@@ -93,6 +93,11 @@ def exp_audit_file(exp: str, name: str, seed: int | str | None = None) -> str:
     return f"{_seeded(f'reports/{exp}/audit', seed)}/{name}"
 
 
+def scorecard_file(name: str) -> str:
+    """The page across the papers (index.html) and its table (scorecard.csv)."""
+    return f"reports/{name}"
+
+
 def bundle_dir(exp: str) -> str:
     """The exported bundle of an experiment: what `allrepro predict` and `allrepro serve` load."""
     return f"bundles/{exp}"

@@ -14,7 +14,8 @@ from typing import Callable
 
 from allrepro import codedeps, layout
 from allrepro.gpuslots import gpus_visible
-from allrepro.params import dataset_of, ensemble_members, model_spec, models_for, repeats, segmented, trained_in
+from allrepro.params import (dataset_of, ensemble_members, model_spec, models_for, repeats, segmented,
+                             selected_experiments, trained_in)
 
 @dataclass(frozen=True)
 class Stage:
@@ -45,7 +46,8 @@ class Stage:
         return (*self.wildcards, "seed") if seeded else self.wildcards
 
     def log(self, **wc) -> str:
-        return f"logs/{self.name}/" + "/".join(str(wc[w]) for w in self.coordinates("seed" in wc)) + ".log"
+        where = "/".join(str(wc[w]) for w in self.coordinates("seed" in wc))
+        return f"logs/{self.name}/{where}.log" if where else f"logs/{self.name}.log"
 
 
 # A params key under the active profile: `profiles.@.epochs` is `profiles.<profile>.epochs` (DVC: the key itself;
@@ -163,6 +165,13 @@ def _export_inputs(cfg: dict, exp: str) -> dict:
     return deps
 
 
+def _scorecard_inputs(cfg: dict) -> dict:
+    return {f"{exp}_{key}": path for exp in selected_experiments(cfg)
+            for key, path in (("audit", layout.exp_audit_file(exp, "audit.json")),
+                              ("paper_check", layout.exp_audit_file(exp, "paper_check.csv")),
+                              ("spread", layout.spread_file(exp, "spread.json")))}
+
+
 STAGES: dict[str, Stage] = {st.name: st for st in [
     Stage("acquire", "fetch the dataset (kaggle:, https://, file:) and write data/raw/<dataset>/manifest.csv",
           "allrepro.acquire:stage", ("ds",),
@@ -256,6 +265,12 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
                                    "train", *(f"models.{m}" for m in models_for(cfg, exp)), "profile", f"{ACTIVE}.epochs",
                                    f"{ACTIVE}.weights", f"{ACTIVE}.like"],
           directories=("bundle",), fanout=lambda cfg, p: [{"exp": e} for e in p["selected"]]),
+    Stage("scorecard", "one page across the papers: each headline claim beside ours, with its verdict "
+          "(reports/index.html)", "allrepro.scorecard:stage", (),
+          outputs=lambda: {"html": layout.scorecard_file("index.html"), "table": layout.scorecard_file("scorecard.csv")},
+          inputs=_scorecard_inputs,
+          params=lambda cfg: ["experiment", "profile", *(f"experiments.{e}.paper" for e in selected_experiments(cfg))],
+          figures={"html": "scorecard.rst"}, fanout=lambda cfg, p: [{}] if p["selected"] else []),
 ]}
 CLI = "allrepro.cli"  # every stage's command; it imports params at module level, the stage's module lazily
 

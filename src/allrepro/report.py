@@ -18,6 +18,122 @@ from allrepro.params import dataset_of, models_for, trained_in
 TEMPLATE = "workflow/notebooks/report.ipynb"
 
 
+# The report's look: tables that fit the page or wrap, scroll when they cannot; no notebook prompts (report.stage).
+STYLE = """<style>
+.jp-OutputArea-output table, .output_html table { display: block; max-width: 100%; overflow-x: auto; border-collapse: collapse }
+.jp-OutputArea-output td, .jp-OutputArea-output th { white-space: normal; max-width: 28em; overflow-wrap: normal }
+.jp-RenderedHTMLCommon { max-width: 80em }
+.summary-verdicts li { margin: .3em 0 }
+</style>"""
+
+
+def show(df: pd.DataFrame, digits: int = 4):
+    """A table as a reader wants it: headers without snake_case, no 0..n index, whole numbers without `.0`,
+    missing values as —, booleans as yes/no, p values below 1e-4 as `< 0.0001`."""
+    out = df.copy().infer_objects()
+    out.columns = [str(c).replace("_", " ") for c in out.columns]
+    if isinstance(out.index, pd.RangeIndex):
+        out = out.reset_index(drop=True)
+    formats = {}
+    for col in out.columns:
+        values = out[col]
+        if values.dtype == bool or set(values.dropna().map(type)) <= {bool} and len(values.dropna()):
+            out[col] = values.map(lambda v: "—" if v is None or v != v else ("yes" if v else "no"))
+        elif pd.api.types.is_float_dtype(values):
+            whole = values.dropna()
+            if len(whole) and (whole == whole.round()).all() and whole.abs().max() < 1e15:
+                formats[col] = lambda v: "—" if v != v else f"{int(v):,}"
+            elif col.startswith("p value"):
+                formats[col] = lambda v: "—" if v != v else ("< 0.0001" if v < 1e-4 else f"{v:.4f}")
+            else:
+                formats[col] = lambda v, d=digits: "—" if v != v else f"{v:.{d}f}".rstrip("0").rstrip(".")
+    styler = out.style.format(formats, na_rep="—")
+    if isinstance(df.index, pd.RangeIndex):
+        styler = styler.hide(axis="index")
+    return styler
+
+
+def summary(cfg: dict, exp: str, models: list[str], files: dict) -> str:
+    """The report's first section, as Markdown: what ran, the headline numbers with their intervals, the verdicts."""
+    from allrepro.params import paper_of
+
+    audit = audit_summary(files)
+    info = {m: json.loads(Path(files[f"{m}_labels"]).read_text()) for m in models}
+    ran = ", ".join(f"`{m}` ({info[m]['backbone']}, {info[m]['input_size']} px, {info[m].get('epochs')} epochs)"
+                    for m in models)
+    lines = [f"**What ran.** Profile `{cfg['profile']}`: {ran}; tested on {audit['test_images']} images of the "
+             f"{exp} split. The paper compared with: **{paper_of(cfg, exp)}**.", "",
+             "**Headline numbers** (test part; 95% intervals: Clopper–Pearson for accuracy, percentile bootstrap for "
+             "macro-F1 and MCC).", "", headline_markdown(files), "",
+             "**Verdicts**", ""]
+    verdicts = audit["verdicts"] + seed_spread(files)[3]
+    lines += [f"- {v}" for v in verdicts]
+    return "\n".join(lines)
+
+
+def headline_markdown(files: dict) -> str:
+    """Accuracy, macro-F1 and MCC in % with intervals: one row per model, the ensemble and the baselines."""
+    from allrepro.audit.uncertainty import HEADLINE
+
+    intervals = _intervals(files)
+    intervals = intervals[intervals["metric"].isin(HEADLINE)]
+    cells = {(r.model, r.metric): f"{100 * r.value:.2f} [{100 * r.low:.2f}, {100 * r.high:.2f}]"
+             for r in intervals.itertuples()}
+    names = {"accuracy": "accuracy %", "macro.f1": "macro-F1 %", "mcc": "MCC × 100"}
+    rows = ["| model | " + " | ".join(names.get(m, m) for m in HEADLINE) + " |", "|---" * (len(HEADLINE) + 1) + "|"]
+    for model in dict.fromkeys(intervals["model"]):
+        rows.append(f"| {model} | " + " | ".join(cells.get((model, m), "—") for m in HEADLINE) + " |")
+    return "\n".join(rows)
+
+
+def paper_shape(files: dict) -> pd.DataFrame | None:
+    """The paper's table in its own shape — a row per network (per class where the paper prints classes, per
+    ensemble setting for patel), a column per metric — each cell `paper / ours [interval]`, in %. None when the
+    paper reports nothing for this experiment."""
+    check = pd.read_csv(files["audit_paper_check_csv"], keep_default_na=False)
+    if not len(check):
+        return None
+    rows: dict = {}
+    for r in check.to_dict("records"):
+        parts = str(r["metric"]).split(".")
+        if parts[0] == "per_class":
+            where, metric = parts[1], parts[2]
+        else:
+            where, metric = ("macro" if parts[0] == "macro" else "all"), parts[-1]
+        label = r["paper model"] if r["ours"] == r["paper model"] else f"{r['paper model']} (ours: {r['ours']}, stand-in)"
+        if not _truth(r["judged"]) and r["ours"] == r["paper model"]:
+            label = f"{r['paper model']} (work cut: not judged)"
+        cell = f"{float(r['paper %']):.2f} / {float(r['ours %']):.2f} [{float(r['low %']):.2f}, {float(r['high %']):.2f}]"
+        rows.setdefault((label, where), {})[metric] = cell
+    # each network's classes first, then its macro average, then its overall numbers (as the papers print them)
+    networks = list(dict.fromkeys(k[0] for k in rows))
+    keys = sorted(rows, key=lambda k: (networks.index(k[0]), {"macro": 1, "all": 2}.get(k[1], 0)))
+    table = pd.DataFrame.from_dict({k: rows[k] for k in keys}, orient="index")
+    table.index = pd.MultiIndex.from_tuples(table.index, names=["paper's network", "class"])
+    order = [c for c in ("precision", "recall", "specificity", "f1", "accuracy", "mcc") if c in table.columns]
+    return table[order + [c for c in table.columns if c not in order]].fillna("—")
+
+
+def _truth(value) -> bool:
+    return value is True or str(value).strip().lower() == "true"
+
+
+def segmentation_caption(cfg: dict, exp: str, files: dict) -> str:
+    """What the examples show, and why a class's mask can be (almost) black: the mean share of the image each
+    class's mask keeps."""
+    seg = pd.read_csv(files["seg"])
+    kept = seg.groupby("class", sort=False)["foreground"].mean()
+    low = [f"{c} {100 * v:.1f}%" for c, v in kept.items() if v < 0.06]
+    text = ("Original image, the HSV mask (bounds from `segment:` in params.yaml; white: kept) and the masked image "
+            "the networks see. Mean share of the image the mask keeps, per class: "
+            + ", ".join(f"{c} {100 * v:.1f}%" for c, v in kept.items()) + ".")
+    if low:
+        text += (f" Almost black masks ({', '.join(low)}) are the method's result, not a rendering fault: those cells' "
+                 "colours fall mostly outside the HSV bounds, so the network sees little of them — the audit's "
+                 "mask-fraction baseline reads the class from this alone.")
+    return text
+
+
 def dataset_table(cfg: dict, exp: str, files: dict) -> pd.DataFrame:
     data = cfg["datasets"][dataset_of(cfg, exp)]
     raw = pd.read_csv(files["raw"])
@@ -80,7 +196,9 @@ def headline_intervals(files: dict) -> pd.DataFrame:
     intervals = intervals[intervals["metric"].isin(HEADLINE)]
     cells = {(r.model, r.metric): f"{r.value:.4f} [{r.low:.4f}, {r.high:.4f}]" for r in intervals.itertuples()}
     models = list(dict.fromkeys(intervals["model"]))
-    return pd.DataFrame({metric: [cells[(m, metric)] for m in models] for metric in HEADLINE}, index=models)
+    names = {"accuracy": "accuracy", "macro.f1": "macro-F1", "mcc": "MCC"}
+    return pd.DataFrame({names.get(metric, metric): [cells[(m, metric)] for m in models] for metric in HEADLINE},
+                        index=models)
 
 
 def data_quality_table(files: dict) -> pd.DataFrame:
@@ -190,9 +308,18 @@ def training_info(cfg: dict, exp: str, models: list[str], files: dict) -> pd.Dat
                                                "first_epoch_seconds", "peak_memory_mib")},
                    "backend": run.get("backend"), "device": run.get("device"),
                    "precision": run.get("precision"), "XLA": run.get("jit_compile"), "eager": run.get("run_eagerly"),
-                   "versions": ", ".join(f"{k} {v}" for k, v in run.get("versions", {}).items() if k != "allrepro"),
                    "trained in": trained_in(cfg, exp, m)}
     return pd.DataFrame(rows).T
+
+
+def versions_line(files: dict, models: list[str]) -> str:
+    """The package versions each model was trained with, one line per distinct set."""
+    seen: dict = {}
+    for m in models:
+        run = json.loads(Path(files[f"{m}_labels"]).read_text()).get("runtime", {})
+        text = ", ".join(f"{k} {v}" for k, v in run.get("versions", {}).items() if k != "allrepro")
+        seen.setdefault(text, []).append(m)
+    return "  \n".join(f"Trained with {text or 'unrecorded versions'} ({', '.join(ms)})." for text, ms in seen.items())
 
 
 def plot_histories(files: dict, models: list[str]):
@@ -245,7 +372,7 @@ def stage(cfg: dict, inputs: dict, outputs: dict, exp: str) -> None:
     with atomic_path(outputs["notebook"]) as nb_tmp:
         papermill.execute_notebook(TEMPLATE, str(nb_tmp), parameters=parameters, kernel_name="python3",
                                    cwd=".", progress_bar=False)
-        exporter = HTMLExporter(exclude_input=True)
+        exporter = HTMLExporter(exclude_input=True, exclude_output_prompt=True, exclude_input_prompt=True)
         body, _ = exporter.from_notebook_node(nbformat.read(nb_tmp, as_version=4))
         with atomic_path(outputs["html"]) as html_tmp:
             html_tmp.write_text(body)

@@ -77,13 +77,15 @@ def stage_outputs(stage, seeded):
         if key in st.directories:
             path = directory(path)
         elif key in st.figures and not seeded:
+            # the scorecard is one page across the experiments
+            per_exp = "exp" in st.wildcards
             path = report(
                 path,
                 caption=f"../report/{st.figures[key]}",
                 category=stage,
-                subcategory="{exp}",
+                subcategory="{exp}" if per_exp else "all papers",
                 labels={
-                    "experiment": "{exp}",
+                    "experiment": "{exp}" if per_exp else "all selected",
                     "model": "{model}" if "model" in st.wildcards else stage,
                 },
             )
