@@ -431,6 +431,44 @@ def test_the_bundle_describes_itself_and_carries_its_model_card(tiny):
     assert "<table>" in (project / "bundles/patel/model_card.html").read_text()
 
 
+def test_the_exported_models_load_with_plain_keras_where_allrepro_is_not_installed(tiny, tmp_path):
+    """Each bundle carries its networks as plain Keras (models/<m>.plain.keras): in a fresh venv that sees the
+    installed packages but not allrepro, keras.saving.load_model reads them and gives the evaluate stage's test
+    probabilities; the bundle's README.md is a Hugging Face model card whose front matter parses."""
+    import subprocess
+    import sys
+    import sysconfig
+
+    project, env = tiny
+    venv = tmp_path / "plain"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next(venv.glob("lib/python3*/site-packages"))
+    # the packages only: a directory on sys.path, not a site dir, so allrepro's editable-install hook never runs
+    (site / "packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    for exp, model in (("idrees", "quick_cnn"), ("patel", "quick_cnn_b")):
+        spec = json.loads((project / f"bundles/{exp}/bundle.json").read_text())
+        member = next(m for m in spec["members"] if m["name"] == model)
+        cache = project / f"data/processed/{exp}/cache/{member['input_size']}/test.npy"
+        out = tmp_path / f"{exp}.npy"
+        code = ("import importlib.util, sys, numpy as np, keras\n"
+                "assert importlib.util.find_spec('allrepro') is None, 'allrepro is importable'\n"
+                f"m = keras.saving.load_model({str(project / 'bundles' / exp / member['plain_file'])!r})\n"
+                f"np.save({str(out)!r}, m.predict(np.load({str(cache)!r}), verbose=0))\n")
+        proc = subprocess.run([str(venv / "bin/python"), "-c", code], capture_output=True, text=True,
+                              env={k: v for k, v in env.items() if k != "PYTHONPATH"})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        ref = pd.read_csv(project / f"reports/{exp}/{model}/predictions_test.csv")
+        columns = [c for c in ref if c.startswith("p_")]
+        import numpy as np
+        assert np.abs(np.load(out) - ref[columns].to_numpy()).max() <= 1e-5
+        readme = (project / f"bundles/{exp}/README.md").read_text()
+        front = yaml.safe_load(readme.split("---\n")[1])
+        assert front["license"] and front["library_name"] == "keras" and front["datasets"]
+        metrics = front["model-index"][0]["results"][0]["metrics"]
+        assert {m["type"] for m in metrics} >= {"accuracy", "matthews_correlation"}
+        assert "keras.saving.load_model" in readme and "## Citation" in readme
+
+
 def test_a_model_shared_by_experiments_is_trained_once(tiny):
     """patel_best differs from patel only in its ensemble: no train stage of its own, and its evaluation
     reads patel's model under both tools."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -39,6 +40,8 @@ def parser() -> argparse.ArgumentParser:
     from allrepro.pipeline import CLI_ARGS, STAGES
 
     ap = argparse.ArgumentParser(prog="allrepro", description=__doc__.splitlines()[0])
+    ap.add_argument("-v", "--verbose", action="store_true",
+                    help="show TensorFlow's start-up messages (e.g. why no GPU was found); hidden by default")
     subs = ap.add_subparsers(dest="command", required=True)
     for name, help_ in {"validate": OTHER["validate"], **{n: st.help for n, st in STAGES.items()},
                         **{k: v for k, v in OTHER.items() if k != "validate"}}.items():
@@ -182,8 +185,52 @@ def _results(cfg: dict) -> None:
     print(f"scorecard (every selected paper): {card}" + ("" if Path(card).exists() else " (not made yet)"))
 
 
+# What TensorFlow's C++ side prints at start-up whatever TF_CPP_MIN_LOG_LEVEL says (absl logs before its
+# initialisation): info and warning lines, and the CUDA probing errors of a machine without a GPU.
+_NOISE = re.compile(rb"^(WARNING: All log messages before absl::InitializeLog|[IW]\d{4} \d\d:\d\d:\d\d|"
+                    rb"E\d{4} .*(cuInit|cuda|cuDNN|cuFFT|cuBLAS|Unable to register|computation_placer))")
+
+
+def _filter_stderr() -> None:
+    """Drop TensorFlow's start-up noise from this process's standard error (fd 2: the C++ side writes there
+    directly), keeping every other line; `allrepro -v` keeps everything."""
+    import atexit
+    import threading
+
+    try:
+        real = os.dup(2)
+        read, write = os.pipe()
+        os.dup2(write, 2)
+        os.close(write)
+    except OSError:
+        return
+
+    def pump() -> None:
+        with os.fdopen(read, "rb") as src, os.fdopen(os.dup(real), "wb", buffering=0) as dst:
+            for line in src:
+                if not _NOISE.match(line):
+                    dst.write(line)
+
+    thread = threading.Thread(target=pump, name="stderr-filter", daemon=True)
+    thread.start()
+
+    def restore() -> None:
+        sys.stderr.flush()
+        os.dup2(real, 2)  # closes the pipe's last writer (children gone): the pump drains and ends
+        thread.join(timeout=5)
+
+    atexit.register(restore)
+
+
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the logs
+    command_line, argv = argv is None, sys.argv[1:] if argv is None else argv
+    # TensorFlow's start-up chatter (CUDA probing on a machine without a GPU, oneDNN notes) stays out of the
+    # terminal and the logs unless asked for with -v; its real errors still raise in Python. Only for the
+    # `allrepro` command itself: a caller in the same process (tests) keeps its own standard error.
+    verbose = any(a in ("-v", "--verbose") for a in argv[:1])
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
+    if command_line and not verbose:
+        _filter_stderr()
     args = parser().parse_args(argv)
     try:
         return run(args)

@@ -7,7 +7,9 @@
                        gamma, or the member chosen on validation), test metrics with their intervals, the
                        audit's verdicts, the paper's number, hashes of the params and data it came from,
                        versions
-    models/<m>.keras   the trained models, copied
+    models/<m>.keras   the trained models, copied (what predict and serve load, with allrepro)
+    models/<m>.plain.keras  the same network as plain Keras (models/portable.py): loads without allrepro
+    README.md          a Hugging Face-style model card (YAML front matter, usage, citation)
     model_card.md/.html, metadata.json   the model card (model_card.py)
 
 Everything is read from the stages' outputs (nothing is recomputed) and the folder is written under a
@@ -26,6 +28,7 @@ from allrepro import model_card, runtime
 from allrepro.layout import PARTS
 from allrepro.fileio import atomic_path, sha256_file, write_json
 from allrepro.params import classes as class_names
+from allrepro.papers import paper_values
 from allrepro.params import dataset_of, ensemble_members, model_spec, models_for, paper_of
 
 FORMAT = "allrepro-bundle/1"
@@ -39,11 +42,24 @@ def stage(cfg: dict, inputs: dict, outputs: dict, exp: str) -> dict:
         (tmp / "models").mkdir(parents=True)
         for member in spec["members"]:
             shutil.copyfile(inputs[f"{member['name']}_model"], tmp / member["file"])
+        write_portable(spec, inputs, tmp)
         write_json(spec, tmp / "bundle.json")
         model_card.write(spec, tmp)
     print(f"export {exp}: {len(spec['members'])} model(s), decision {spec['decision']['rule']} "
           f"-> {outputs['bundle']}")
     return spec
+
+
+def write_portable(spec: dict, inputs: dict, folder: Path) -> None:
+    """Each member again as plain Keras (no allrepro layers), for use without allrepro."""
+    import keras
+
+    from allrepro import models  # noqa: F401  (registers the layers the trained files name)
+    from allrepro.models.portable import portable
+
+    for member in spec["members"]:
+        trained = keras.saving.load_model(inputs[f"{member['name']}_model"], compile=False)
+        portable(trained).save(folder / member["plain_file"])
 
 
 def describe(cfg: dict, inputs: dict, exp: str) -> dict:
@@ -83,6 +99,8 @@ def describe(cfg: dict, inputs: dict, exp: str) -> dict:
                        "data": {Path(p).name if "split" not in p else f"split/{Path(p).name}": sha256_file(p)
                                 for p in [inputs["raw"], *(inputs[f"{part}_csv"] for part in PARTS)]}},
         "versions": runtime.versions(),
+        "citation": {"paper": paper_values().get(paper_of(cfg, exp), {}).get("citation"),
+                     "dataset": model_card.DATASET_CITATIONS.get(ds)},
     }
 
 
@@ -90,7 +108,8 @@ def _member(inputs: dict, name: str, intervals: pd.DataFrame) -> dict:
     info = json.loads(Path(inputs[f"{name}_labels"]).read_text())
     metrics = json.loads(Path(inputs[f"{name}_metrics"]).read_text())
     val = pd.read_csv(inputs[f"{name}_val"])
-    return {"name": name, "file": f"models/{name}.keras", "backbone": info["backbone"],
+    return {"name": name, "file": f"models/{name}.keras", "plain_file": f"models/{name}.plain.keras",
+            "backbone": info["backbone"],
             "input_size": info["input_size"], "params_total": info["params_total"],
             "sha256": sha256_file(inputs[f"{name}_model"]),
             "trained": {k: info.get(k) for k in ("epochs", "seconds", "train_rows")} | {"runtime": info.get("runtime")},

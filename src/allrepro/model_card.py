@@ -119,6 +119,68 @@ def _robustness_lines(rob: dict | None) -> list[str]:
     return lines
 
 
+DATASET_CITATIONS = {  # by the dataset's key in params.yaml
+    "mehradaria": "Aria M., Ghaderzadeh M., Bashash D., Abolghasemi H., Asadi F., Hosseini A. Acute Lymphoblastic "
+                  "Leukemia (ALL) image dataset. Kaggle, 2021. doi:10.34740/KAGGLE/DSV/2175623; and Ghaderzadeh M. et "
+                  "al., Int. J. Intell. Syst. 37(8):5113-5133, 2022.",
+    "cnmc": "Gupta A., Gupta R. ALL Challenge dataset of ISBI 2019 (C-NMC 2019). The Cancer Imaging Archive, 2019. "
+            "doi:10.7937/tcia.2019.dc64i46r.",
+}
+DATASET_IDS = {"mehradaria": "mehradaria/leukemia", "cnmc": "andrewmvd/leukemia-classification"}  # Kaggle handles
+LICENSE = "mit"  # the code's and these weights' licence (pyproject.toml); the images keep the dataset's own terms
+
+
+def hf_readme(spec: dict) -> str:
+    """README.md in the Hugging Face model-card format: YAML front matter (licence, tags, datasets, metrics and a
+    model-index with the test results), then use, how to load it with plain Keras, limits, and citations."""
+    import yaml
+
+    test = spec["test"]
+    results = [{"type": key, "name": f"test {name}", "value": round(100 * test[m]["value"], 2)}
+               for m, key, name in (("accuracy", "accuracy", "accuracy"), ("macro.f1", "f1", "macro F1"),
+                                    ("mcc", "matthews_correlation", "MCC × 100")) if m in test]
+    front = {"license": LICENSE, "library_name": "keras", "pipeline_tag": "image-classification",
+             "tags": ["image-classification", "keras", "medical-imaging", "blood-smear", "leukemia",
+                      "acute-lymphoblastic-leukemia", "reproducibility", "allrepro", spec["paper"]],
+             "datasets": [DATASET_IDS.get(spec["dataset"], spec["dataset"])],
+             "metrics": ["accuracy", "f1", "matthews_correlation"],
+             "model-index": [{"name": f"allrepro-{spec['experiment']}", "results": [{
+                 "task": {"type": "image-classification", "name": "Image classification"},
+                 "dataset": {"name": spec["dataset"], "type": DATASET_IDS.get(spec["dataset"], spec["dataset"]),
+                             "split": f"test part of the {spec['experiment']} split ({test['model']})"},
+                 "metrics": results}]}]}
+    first = spec["members"][0]
+    size = first["input_size"]
+    seg = spec["preprocessing"]["images"] == "segmented"
+    cite = spec.get("citation") or {}
+    lines = ["---", yaml.safe_dump(front, sort_keys=False, allow_unicode=True).strip(), "---", "",
+             f"# allrepro {spec['experiment']}: {spec['paper']}'s protocol, profile {spec['profile']}", "",
+             f"{len(spec['classes'])}-class classification of peripheral blood smear images "
+             f"({', '.join(spec['classes'])}), trained by [allrepro](../../README.md) to reproduce and audit "
+             f"{spec['paper']}'s published numbers. The full card with the audit is `model_card.md`; every number "
+             "and file hash is in `bundle.json`.", "",
+             "## Intended use", "", INTENDED_USE, "",
+             "## How to use", "",
+             "With allrepro: `allrepro predict --bundle . IMAGE...` (the decision rule, segmentation and warnings "
+             "included) or `allrepro serve --bundle .`. Without it, each network loads with plain Keras 3 from "
+             "`models/<name>.plain.keras` (uint8 RGB in, class probabilities out"
+             + ("; the images must first be HSV-segmented as `bundle.json` describes" if seg else "") + "):", "",
+             "```python", "import cv2, keras, numpy as np", "",
+             f"model = keras.saving.load_model('{first['plain_file']}')",
+             "rgb = cv2.cvtColor(cv2.imread('smear.jpg', cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)",
+             f"x = cv2.resize(rgb, ({size}, {size}), interpolation=cv2.INTER_AREA)[None]  # uint8, 1x{size}x{size}x3",
+             "probabilities = model.predict(x)[0]",
+             f"print(dict(zip({spec['classes']!r}, probabilities.round(3))))", "```", "",
+             "## Results (test part)", "",
+             "| metric | value [95% interval] |", "|---|---|"]
+    lines += [f"| {k} | {_pct(test.get(k))} |" for k in ("accuracy", "macro.f1", "mcc")]
+    lines += ["", "## Limitations", ""] + [f"- {f}" for f in KNOWN_FLAWS] + [f"- {v}" for v in spec["audit"]["verdicts"]]
+    lines += ["", "## Citation", "", "The paper whose protocol this follows:", "",
+              f"> {cite.get('paper') or spec['paper']}", "", "The data:", "",
+              f"> {cite.get('dataset') or spec['dataset']}", ""]
+    return "\n".join(lines)
+
+
 def html(spec: dict, body_md: str) -> str:
     import mistune
 
@@ -161,3 +223,4 @@ def write(spec: dict, folder: Path) -> None:
     write_bytes(text.encode(), folder / "model_card.md")
     write_bytes(html(spec, text).encode(), folder / "model_card.html")
     write_json(json.loads(json.dumps(metadata(spec), default=str)), folder / "metadata.json")
+    write_bytes(hf_readme(spec).encode(), folder / "README.md")
