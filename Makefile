@@ -18,9 +18,11 @@ setup: $(VENV)/.installed
 # Exact versions with hashes from requirements.lock, then the project itself without resolving anything.
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	test -x $(PY) || python3 -m venv $(VENV)
+	@echo "make setup: installing the pinned versions of $(LOCK) into $(VENV) (once: 2 to 8 minutes, quietly)"
 	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
+	$(VENV)/bin/allrepro dvc-plots
 	touch $@
 
 # After changing dependencies in pyproject.toml: re-resolve, keeping every pin that still fits

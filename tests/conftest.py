@@ -100,6 +100,7 @@ def make_project(dest: Path, cfg: dict, data_zip: Path) -> Path:
     run(["dvc", "init", "-q"], dest, env)
     shutil.copy(ROOT / ".dvc/config", dest / ".dvc/config")  # the project's own DVC settings and default remote
     run(["dvc", "config", "core.analytics", "false"], dest, env)
+    run(["allrepro", "dvc-plots"], dest, env)  # what `make setup` does: `dvc plots show` offline
     return dest
 
 
@@ -154,3 +155,23 @@ def tiny(tmp_path_factory):
     cfg["experiments"]["patel_best"]["ensemble"].update(fallback="best", thresholds=[0.9])
     cfg["experiments"]["idrees"]["split"]["group_near_duplicates"] = True  # split depends on the duplicates stage
     return make_project(root / "project", cfg, data), project_env(data)
+
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (CHROMIUM and CHROMEDRIVER):
+        if os.environ.get("CI"):
+            pytest.fail("chromium and chromedriver are missing in CI (.ci/run installs them)")
+        pytest.skip("no browser here: apt-get install chromium chromium-driver")
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,1500"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    yield driver
+    driver.quit()

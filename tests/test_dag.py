@@ -225,7 +225,7 @@ def test_dag_matches_dvc_yaml(tiny):
     rows = list(csv.DictReader(io.StringIO(summary[summary.index("output_file"):]), delimiter="\t"))
     snake = {}
     for row in rows:
-        cmd = re.sub(r"^ALLREPRO_WORKERS=\d+ ", "", row["shellcmd"]).split(" > ")[0].strip()
+        cmd = re.split(r" > | 2>&1 \| ", re.sub(r"^ALLREPRO_WORKERS=\d+ ", "", row["shellcmd"]))[0].strip()
         job = snake.setdefault(cmd, {"rule": row["rule"], "outs": set(), "deps": set(row["input-file(s)"].split(","))})
         job["outs"].add(row["output_file"])
     stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]

@@ -3,7 +3,6 @@ chromium driven by Selenium through Debian's chromedriver (nothing is downloaded
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -19,7 +18,6 @@ from conftest import REAL_ZIP, run
 
 pytestmark = pytest.mark.xdist_group("tiny")  # after tests/test_dag.py, on its worker: the same tiny project
 SNAKEMAKE = ["snakemake", "--cores", "2", "--resources", "gpu=1", "--config", "experiment=all"]
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SCREENSHOT = os.environ.get("ALLREPRO_SCREENSHOT")  # where to keep the page's picture (the README's comes from here)
 
 
@@ -29,23 +27,6 @@ def bundles(tiny):
     # the DAG, exports included; after tests/test_dag.py (which leaves DVC's last parameter runs) nothing to do
     run([*SNAKEMAKE, "--rerun-triggers", "mtime", "input"], project, env)
     return project, env
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (CHROMIUM and CHROMEDRIVER):
-        if os.environ.get("CI"):
-            pytest.fail("chromium and chromedriver are missing in CI (.ci/run installs them)")
-        pytest.skip("no browser here: apt-get install chromium chromium-driver")
-    from selenium import webdriver
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,1500"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    yield driver
-    driver.quit()
 
 
 def free_port() -> int:

@@ -25,6 +25,7 @@ OTHER = {  # commands that are not pipeline stages
     "fit-hsv": "search the HSV bounds that best agree with the dataset's segmented images (training part)",
     "models": "list the models in params.yaml with their parameter counts",
     "dvc-yaml": "write dvc.yaml from the stage table (or --check it is up to date)",
+    "dvc-plots": "write .dvc/plots.html, the page `dvc plots show` fills, with Vega inside it (offline)",
     "results": "the selected experiments' headline test metrics and where their reports and bundles are",
     "predict": "class probabilities and the decision for images or folders, from an exported bundle",
     "serve": "a web page and JSON API for predictions from an exported bundle (127.0.0.1 unless told)",
@@ -109,6 +110,10 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from allrepro.serve import main as serve
         return serve(args)
+    if args.command == "dvc-plots":  # from the installed packages only: no params read
+        from allrepro.dvcplots import write
+        print(write())
+        return 0
     cfg = P.load(args.params, args.overrides)
     _check_names(cfg, args)
     cmd = args.command

@@ -45,14 +45,17 @@ def optimizer(phase: dict, steps_per_epoch: int) -> keras.optimizers.Optimizer:
 
 
 class EpochLog(keras.callbacks.Callback):
-    """Appends each finished epoch to a CSV at once, so a killed run keeps its history."""
+    """Appends each finished epoch to a CSV at once, so a killed run keeps its history; and says so in one
+    `progress:` line, which the Snakemake rule shows on the terminal (the rest stays in the job's log)."""
 
-    def __init__(self, path: Path, phase: int):
+    def __init__(self, path: Path, phase: int, label: str = "", epochs: int = 0):
         super().__init__()
-        self.path, self.phase = path, phase
+        self.path, self.phase, self.label, self.epochs = path, phase, label, epochs
 
     def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": epoch + 1, "phase": self.phase, **{k: float(v) for k, v in (logs or {}).items()}}
+        shown = ", ".join(f"{k} {row[k]:.3f}" for k in ("accuracy", "val_accuracy") if k in row)
+        print(f"progress: train {self.label}: epoch {epoch + 1}/{self.epochs} (phase {self.phase}), {shown}", flush=True)
         if "learning_rate" not in row:
             row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         new = not self.path.exists()
@@ -196,12 +199,14 @@ def train(cfg: dict, inputs: dict, outputs: dict, exp: str, model_name: str, see
                 continue
             extra = [KillAfter(kill_at)] if kill_at else []
             tracked = callbacks(phase, val is not None)
+            epoch_log = EpochLog(log, number, f"{exp}/{model_name}" + (f" seed {seed}" if seed is not None else ""),
+                             sum(p["epochs"] for p in spec["phases"]))
             # EarlyStopping/ReduceLROnPlateau update before their state is saved, and that before the
             # checkpoint, so a checkpoint never runs ahead of the state it is resumed with
             fit_phase(model, setup, x=batches.feed(), epochs=epoch + phase["epochs"], initial_epoch=epoch,
                       validation_data=val, class_weight=class_weight, verbose=2,
                       shuffle=False,  # EpochBatches orders the rows; Keras' own shuffle draws from Python's RNG
-                      callbacks=[EpochSeeds(batches), Throughput(len(y_train)), EpochLog(log, number), *tracked,
+                      callbacks=[EpochSeeds(batches), Throughput(len(y_train)), epoch_log, *tracked,
                                  CallbackState(work, tracked),
                                  keras.callbacks.BackupAndRestore(str(work / f"phase{number}")), *extra])
             # BackupAndRestore leaves the epoch it resumed at on the model, and the next phase's fit would

@@ -22,6 +22,9 @@ except ParamsError as exc:
     raise WorkflowError(str(exc))
 
 ENV = "../../envs/allrepro.yaml"
+# A job's command with its output in its log; for a long stage, its `progress:` lines on the terminal as well
+PLAIN_SHELL = "ALLREPRO_WORKERS={threads} {params.cmd} > {log} 2>&1"
+PROGRESS_SHELL = "ALLREPRO_WORKERS={threads} {params.cmd} 2>&1 | tee {log} | sed -un 's/^progress: //p'"
 # Snakemake lowers a job's threads to --cores; `workflow.cores` itself is undefined for commands that run
 # no job (`snakemake --unlock`, `--list-rules`), which then refused to start.
 ALL_CORES = os.cpu_count() or 1

@@ -23,5 +23,6 @@ for stage, seeded in pipeline.rules():
             p=stage_params(st.name),
             cmd=stage_command(st.name),
         shell:
-            # processes a stage starts (segment's workers) follow the job's threads
-            "ALLREPRO_WORKERS={threads} {params.cmd} > {log} 2>&1"
+            # processes a stage starts (segment's workers) follow the job's threads; a long stage's
+            # `progress:` lines (training: one per epoch) reach the terminal too
+            PROGRESS_SHELL if st.progress else PLAIN_SHELL
