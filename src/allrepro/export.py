@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from allrepro import model_card, runtime
 from allrepro.layout import PARTS
-from allrepro.fileio import atomic_path, sha256_file, write_json
+from allrepro.fileio import atomic_path, link_or_copy, sha256_file, write_json
 from allrepro.params import classes as class_names
 from allrepro.papers import paper_values
 from allrepro.params import dataset_of, ensemble_members, model_spec, models_for, paper_of
@@ -41,7 +40,7 @@ def stage(cfg: dict, inputs: dict, outputs: dict, exp: str) -> dict:
     with atomic_path(outputs["bundle"]) as tmp:
         (tmp / "models").mkdir(parents=True)
         for member in spec["members"]:
-            shutil.copyfile(inputs[f"{member['name']}_model"], tmp / member["file"])
+            link_or_copy(inputs[f"{member['name']}_model"], tmp / member["file"])
         write_portable(spec, inputs, tmp)
         write_json(spec, tmp / "bundle.json")
         model_card.write(spec, tmp)

@@ -66,6 +66,15 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def link_or_copy(src: str | Path, dst: str | Path) -> None:
+    """`dst` as a hard link to `src` (no second copy on disk: outputs are replaced, never written in place), or a
+    copy where the file system cannot link."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

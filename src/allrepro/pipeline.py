@@ -35,7 +35,6 @@ class Stage:
     gpu: int = 0                           # Snakemake resource: jobs sharing the accelerator
     figures: dict = field(default_factory=dict)  # output key -> caption (workflow/report/): `snakemake --report`
     repeated: bool = False                 # also run once per seed of `repeats:` (one more coordinate: seed)
-    progress: bool = False                 # its `progress:` lines shown on Snakemake's terminal (the log keeps all)
     fanout: Callable[..., list] = lambda cfg, plan: []  # (cfg, plan()) -> the jobs' wildcards, in DAG order
 
     @property
@@ -217,7 +216,7 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           params=lambda cfg, exp, model: ["train", f"models.{model}", f"experiments.{exp}.class_weights",
                                           f"datasets.{dataset_of(cfg, exp)}.classes", f"{ACTIVE}.epochs",
                                           f"{ACTIVE}.weights"],
-          threads="train.threads", gpu=1, repeated=True, progress=True,
+          threads="train.threads", gpu=1, repeated=True,
           fanout=lambda cfg, p: [{"exp": e, "model": m, **at} for at in p["seeds"] for e in p["built"] for m in p["own"][e]]),
     Stage("evaluate", "predict the validation and test parts and write metrics", "allrepro.evaluate:evaluate",
           ("exp", "model"),

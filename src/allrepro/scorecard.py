@@ -161,9 +161,10 @@ def _experiment(exp: str, rows: pd.DataFrame, ctx: dict, root: Path) -> str:
         body.append(f"<tr class={cls}><td>{_e(d['claim'])}</td><td>{_e(d['metric'])}</td><td>{d['paper %']:.2f}</td>"
                     f"<td>{_e(d['ours'])} <small>({kind})</small></td><td>{ours}</td><td>{_e(seeds)}</td>"
                     f"<td>{_e(d['verdict'])}</td></tr>")
+    table = (f"<table>{head}{''.join(body)}</table>" if body else
+             "<p class=absent>No headline number of the paper is checked in this experiment (see its report).</p>")
     return (f"<section><h3>{_e(exp)} <small>{links}</small></h3><ul class=facts>"
-            + "".join(f"<li>{f}</li>" for f in facts) + "</ul>"
-            + f"<table>{head}{''.join(body)}</table></section>")
+            + "".join(f"<li>{f}</li>" for f in facts) + "</ul>" + table + "</section>")
 
 
 def _rel(path: Path, root: Path) -> str:

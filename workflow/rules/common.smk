@@ -22,9 +22,10 @@ except ParamsError as exc:
     raise WorkflowError(str(exc))
 
 ENV = "../../envs/allrepro.yaml"
-# A job's command with its output in its log; for a long stage, its `progress:` lines on the terminal as well
-PLAIN_SHELL = "ALLREPRO_WORKERS={threads} {params.cmd} > {log} 2>&1"
-PROGRESS_SHELL = "ALLREPRO_WORKERS={threads} {params.cmd} 2>&1 | tee {log} | sed -un 's/^progress: //p'"
+# A job's command: everything it prints goes to its log, and its `progress:` lines (training: one per epoch) to the
+# terminal as well. One string for every rule: a shell: directive is evaluated when the job runs, after the loop in
+# stages.smk has moved on, so it cannot depend on its stage.
+JOB_SHELL = "ALLREPRO_WORKERS={threads} {params.cmd} 2>&1 | tee {log} | sed -un 's/^progress: //p'"
 # Snakemake lowers a job's threads to --cores; `workflow.cores` itself is undefined for commands that run
 # no job (`snakemake --unlock`, `--list-rules`), which then refused to start.
 ALL_CORES = os.cpu_count() or 1

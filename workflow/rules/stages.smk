@@ -23,6 +23,5 @@ for stage, seeded in pipeline.rules():
             p=stage_params(st.name),
             cmd=stage_command(st.name),
         shell:
-            # processes a stage starts (segment's workers) follow the job's threads; a long stage's
-            # `progress:` lines (training: one per epoch) reach the terminal too
-            PROGRESS_SHELL if st.progress else PLAIN_SHELL
+            # processes a stage starts (segment's workers) follow the job's threads
+            JOB_SHELL
