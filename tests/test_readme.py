@@ -1,7 +1,7 @@
 """Every command of the README's ```bash blocks, run as written on the tiny project after its run (tests/test_dag.py):
 the cheap ones for real (DVC's metrics, plots, diffs, push and pull, `allrepro dvc-yaml`, predict, serve until it
 answers, the benchmarks' options), the long ones as the tool's own dry run (`snakemake -n`, `dvc repro --dry`,
-`dvc exp run --dry`, `make -n`), which still checks that the tool accepts the command line and builds its DAG."""
+`dvc exp run --queue`, `make -n`), which still checks that the tool accepts the command line and builds its DAG."""
 from __future__ import annotations
 
 import re
@@ -80,6 +80,9 @@ def test_the_readme_commands_run_as_written(tiny):
     for i, path in enumerate(("some.jpg", "more/a.png", "more/b.jpg")):
         cv2.imwrite(str(project / path), cell_image(i % 4, i, 64))
     params = (project / "params.yaml").read_text()
+    if run(["git", "rev-parse", "--verify", "HEAD"], project, env, check=False).returncode:  # run on its own:
+        run(["git", "add", "-A"], project, env)  # a user's clone has a commit to diff and queue against
+        run(["git", "commit", "-qm", "the tiny run"], project, env)
     ran, dry = [], []
     try:
         for command in commands:
@@ -95,8 +98,11 @@ def test_the_readme_commands_run_as_written(tiny):
             elif words[:2] == ["dvc", "repro"]:
                 run([*words, "--dry"], project, run_env)
                 dry.append(command)
-            elif words[:3] == ["dvc", "exp", "run"]:
-                run([*words[:3], "--dry", *words[3:]], project, run_env)
+            elif words[:3] == ["dvc", "exp", "run"]:  # queued, not run: DVC checks the -S values and the stages
+                run([*words[:3], "--queue", *words[3:]], project, run_env)
+                queued = run(["dvc", "queue", "status"], project, run_env).stdout
+                assert "Queued" in queued, queued
+                run(["dvc", "queue", "remove", "--all"], project, run_env)
                 dry.append(command)
             elif words[:2] == ["allrepro", "serve"]:
                 serve_answers(words, project, run_env)

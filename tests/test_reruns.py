@@ -16,8 +16,8 @@ from test_dag import SNAKEMAKE, set_param
 pytestmark = [pytest.mark.dag, pytest.mark.xdist_group("tiny")]
 
 EVERY = {"acquire", "segment", "duplicates", "agreement", "split", "cache", "train", "evaluate", "ensemble", "audit",
-         "spread", "report", "export"}
-AFTER_TRAIN = {"train", "evaluate", "ensemble", "audit", "spread", "report", "export"}
+         "spread", "report", "export", "scorecard"}
+AFTER_TRAIN = {"train", "evaluate", "ensemble", "audit", "spread", "report", "export", "scorecard"}
 
 # edit -> (what it reruns directly, everything Snakemake then reruns)
 MATRIX = {
@@ -27,13 +27,13 @@ MATRIX = {
     "train.seed": ({"train", "audit", "spread", "export"}, AFTER_TRAIN),
     "models.quick_cnn.phases (epochs)": ({"train", "export"}, AFTER_TRAIN),
     "evaluate.average": ({"evaluate"}, AFTER_TRAIN - {"train"}),
-    "audit.bootstrap": ({"audit"}, {"audit", "spread", "report", "export"}),
+    "audit.bootstrap": ({"audit"}, {"audit", "spread", "report", "export", "scorecard"}),
     "report.title": ({"report"}, {"report"}),
     "src/allrepro/train.py": ({"train"}, AFTER_TRAIN),
     "src/allrepro/models/small_cnn.py": ({"train"}, AFTER_TRAIN),
-    "src/allrepro/ensemble.py": ({"ensemble"}, {"ensemble", "audit", "spread", "report", "export"}),
-    "src/allrepro/audit/stage.py": ({"audit"}, {"audit", "spread", "report", "export"}),
-    "src/allrepro/audit/uncertainty.py": ({"audit", "report"}, {"audit", "spread", "report", "export"}),
+    "src/allrepro/ensemble.py": ({"ensemble"}, {"ensemble", "audit", "spread", "report", "export", "scorecard"}),
+    "src/allrepro/audit/stage.py": ({"audit"}, {"audit", "spread", "report", "export", "scorecard"}),
+    "src/allrepro/audit/uncertainty.py": ({"audit", "report"}, {"audit", "spread", "report", "export", "scorecard"}),
     "src/allrepro/params.py": (EVERY, EVERY),
     "src/allrepro/cache.py": ({"cache"}, EVERY - {"acquire", "segment", "duplicates", "agreement", "split"}),
     "src/allrepro/paper_tables.py (read by the report's notebook)": ({"report"}, {"report"}),
