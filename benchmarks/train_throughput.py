@@ -60,8 +60,8 @@ def main() -> None:
     models = yaml.safe_load(open(args.params))["models"]
     print(f"backend {keras.backend.backend()}, {runtime.gpu_count()} GPU, {os.cpu_count()} CPU cores, "
           f"batch {args.batch}, {args.steps} timed steps, mixed precision {args.mixed_precision}, XLA {args.jit}")
-    print(f"| model | backbone | input px | images/s | vs ResNet-50 | first step s |")
-    print(f"|---|---|---|---|---|---|")
+    print("| model | backbone | input px | images/s | vs ResNet-50 | first step s |")
+    print("|---|---|---|---|---|---|")
     results = {}
     for name in args.models:
         results[name] = throughput(models[name], args.batch, args.steps, args.jit == "on")

@@ -5,6 +5,7 @@ direct sets of the two engines must be equal, and equal to the table below."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -63,11 +64,14 @@ def apply(project: Path, edit: str):
 
 
 def engines(project: Path, env: dict) -> tuple[set, set, set]:
-    dry = run(["snakemake", "-n", *SNAKEMAKE[1:]], project, env)
+    # the two engines only read the project: asked side by side, on the two cores
+    with ThreadPoolExecutor(2) as pool:
+        asked = pool.submit(run, ["snakemake", "-n", *SNAKEMAKE[1:]], project, env)
+        dvc_status = pool.submit(run, ["dvc", "status", "--json"], project, env)
+        dry, status = asked.result(), yaml.safe_load(dvc_status.result().stdout or "{}")
     jobs = re.findall(r"^(?:local)?rule (\w+):.*?^\s+reason: ([^\n]*)", dry.stdout + dry.stderr, flags=re.M | re.S)
     direct = {r for r, reason in jobs if not reason.startswith("Input files updated by another job")} - {"all"}
     scheduled = {r for r, _ in jobs} - {"all"}
-    status = yaml.safe_load(run(["dvc", "status", "--json"], project, env).stdout or "{}")
     dvc = {name.split("_")[0] for name, changes in status.items() if changes}
     return direct, scheduled, dvc
 

@@ -101,6 +101,10 @@ def test_the_page_shows_a_prediction_and_refuses_bad_files_with_the_reason(serve
     assert len(good.find_elements(By.CSS_SELECTOR, ".bar")) == 4  # one probability bar per class
     cams = good.find_elements(By.CSS_SELECTOR, "figure.gradcam img")
     assert len(cams) == 2 and all(browser.execute_script("return arguments[0].naturalWidth", c) == 224 for c in cams)
+    # on demand: a decision per file from /api/predict (one request each), the pictures from one /api/gradcam
+    # request for the one image that was scored, asked after its decision was shown
+    fetched = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert sum("/api/predict" in u for u in fetched) == 3 and sum("/api/gradcam" in u for u in fetched) == 1, fetched
     assert "not an image" in results[text.name].find_element(By.CLASS_NAME, "message").text
     assert "larger than the limit of 1 MiB" in results[big.name].find_element(By.CLASS_NAME, "message").text
     browser.execute_script("document.getElementById('results').scrollIntoView()")

@@ -80,6 +80,26 @@ def test_quick_model_trains_under_jax(prepared):
     assert metrics["n"] == 8 and 0 <= metrics["accuracy"] <= 1
 
 
+def test_a_second_training_under_jax_compiles_nothing_with_the_persistent_cache(prepared, tmp_path):
+    """What the GPU runner sets (JAX_COMPILATION_CACHE_DIR): the second job of the same network loads every XLA
+    executable of both phases and their validation from the cache, compiles none, and trains the same weights."""
+    project, env = prepared
+    env = {**env, "KERAS_BACKEND": "jax", "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache"),
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+    phases = "models.quick_cnn.phases=[{epochs: 1, optimizer: adam, learning_rate: 0.001, trainable: head}, " \
+             "{epochs: 1, optimizer: adam, learning_rate: 0.0005, trainable: all}]"
+    cmd = ["allrepro", "train", "--experiment", "idrees", "--model", "quick_cnn", "--set", phases,
+           "--set", "train.jit_compile=true"]  # one XLA program per step, as on a GPU
+    counts, digests = [], []
+    for _ in range(2):
+        run(cmd, project, env)
+        counts.append(json.loads((project / "models/idrees/quick_cnn/labels.json").read_text())["compile"])
+        digests.append(weights_digest(project))
+    assert counts[0]["xla_compiles"] > 0 and counts[0]["cache_hits"] == 0, counts
+    assert counts[1]["xla_compiles"] == 0 and counts[1]["cache_hits"] == counts[0]["xla_compiles"], counts
+    assert digests[0] == digests[1]
+
+
 def test_killed_training_resumes_to_the_uninterrupted_weights(prepared):
     """kill -9 after epoch 1 (phase 1) and after epoch 4 (phase 2, with early stopping and LR-on-plateau
     counters in play), rerun: the same epochs, history and weights as the run never interrupted."""

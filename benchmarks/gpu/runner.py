@@ -162,7 +162,12 @@ def environment(archive: Path) -> dict:
            "ALLREPRO_DATA_SOURCE": f"file:{archive}", "PYTHONUNBUFFERED": "1",
            # each job is its own process (training and evaluation can overlap): JAX must not grab 75% of
            # the GPU at start, and then its peak-memory figure is what the model really used
-           "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "DVC_NO_ANALYTICS": "1"}
+           "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "DVC_NO_ANALYTICS": "1",
+           # JAX's persistent compilation cache, shared by every job of the run (and a restart on the same machine):
+           # a model's evaluation, another experiment's same backbone and a resumed job load what an earlier job
+           # compiled (benchmarks/compile_counts.py measures it); every executable, however quick to compile
+           "JAX_COMPILATION_CACHE_DIR": str(STATE / "jax-cache"), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+           "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
     return env
 
 
@@ -205,9 +210,22 @@ def sharing(args) -> list[str]:
     return ["--resources", f"gpu={args.gpu_jobs}", "--set-threads", f"train={threads}"]
 
 
+def survivors(work: Path) -> str:
+    """What an earlier start left on this machine: finished trainings and evaluations are skipped, a training
+    cut short resumes after its last saved epoch; on a fresh machine nothing survived and everything runs."""
+    if not (work / "models").is_dir():
+        return "resume: nothing of an earlier run is on this machine (a fresh one): every job runs"
+    trained = sorted(p.parent.relative_to(work / "models").as_posix() for p in work.glob("models/*/*/labels.json"))
+    partial = sorted(p.parent.relative_to(work / "models").as_posix() for p in work.glob("models/*/*/.work"))
+    evaluated = len(list(work.glob("reports/*/*/metrics.json")))
+    return (f"resume: {len(trained)} trainings finished ({', '.join(trained) or 'none'}), {evaluated} evaluations "
+            f"finished: skipped; cut short, resuming after their last saved epoch: {', '.join(partial) or 'none'}")
+
+
 def start(args) -> None:
     archive = dataset()
     work = STATE / "work"
+    print(survivors(work))
     # the project's files, refreshed; data/, models/, reports/ and logs/ of an earlier start are kept (resume)
     keep = {"data", "models", "reports", "logs", ".snakemake", ".gpu", ".whl", ".git", ".venv", ".pytest_cache"}
     work.mkdir(exist_ok=True)
@@ -263,7 +281,7 @@ def model_rows(work: Path) -> list[dict]:
         info = json.loads(labels.read_text())
         rows.append({"trained_in": labels.parent.parent.name, **{k: info.get(k) for k in (
             "model", "backbone", "input_size", "train_rows", "epochs", "params_total", "seconds",
-            "train_images_per_s", "first_epoch_seconds", "peak_memory_mib")}, **{
+            "train_images_per_s", "first_epoch_seconds", "peak_memory_mib", "compile")}, **{
             k: info["runtime"].get(k) for k in ("backend", "device", "precision", "jit_compile", "deterministic")}})
     return rows
 
@@ -310,9 +328,12 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=["profiles.paper.weights=null"],
                     help="extra KEY=VALUE for snakemake --config (default: profiles.paper.weights=null, offline)")
     ap.add_argument("--cores", type=int, default=os.cpu_count())
-    ap.add_argument("--gpu-jobs", type=int, default=1, help="training jobs sharing the GPU at once (default 1)")
+    ap.add_argument("--gpu-jobs", type=int, default=4,
+                    help="training jobs sharing the GPU at once (default 4: three kept an H100 95%% busy on "
+                         "2026-11-24 while compiles took 45%% of a job; a fourth overlaps them, 4 cores each of 16)")
     ap.add_argument("--python", default="3.12", help="pack: the GPU machine's Python version (default 3.12)")
-    ap.add_argument("--seconds", type=float, default=540)
+    ap.add_argument("--seconds", type=float, default=570,
+                    help="wait: poll this long (default 570: ends within a 10-minute command, collect included)")
     ap.add_argument("--out", default=None, help="where collect writes (default: $OUT)")
     args = ap.parse_args()
     steps = iter(args.steps)

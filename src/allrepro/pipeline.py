@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from allrepro import codedeps, layout
+from allrepro.backbones import BACKBONES
 from allrepro.gpuslots import gpus_visible
 from allrepro.params import (dataset_of, ensemble_members, model_spec, models_for, repeats, segmented,
                              selected_experiments, trained_in)
@@ -36,6 +37,7 @@ class Stage:
     figures: dict = field(default_factory=dict)  # output key -> caption (workflow/report/): `snakemake --report`
     repeated: bool = False                 # also run once per seed of `repeats:` (one more coordinate: seed)
     fanout: Callable[..., list] = lambda cfg, plan: []  # (cfg, plan()) -> the jobs' wildcards, in DAG order
+    priority: Callable[..., int] = lambda cfg, **wc: 0  # (cfg, **wildcards) -> Snakemake's priority: higher starts first
 
     @property
     def module(self) -> str:
@@ -216,7 +218,7 @@ STAGES: dict[str, Stage] = {st.name: st for st in [
           params=lambda cfg, exp, model: ["train", f"models.{model}", f"experiments.{exp}.class_weights",
                                           f"datasets.{dataset_of(cfg, exp)}.classes", f"{ACTIVE}.epochs",
                                           f"{ACTIVE}.weights"],
-          threads="train.threads", gpu=1, repeated=True,
+          threads="train.threads", gpu=1, repeated=True, priority=lambda cfg, exp, model, **_: expected_gpu_seconds(cfg, model),
           fanout=lambda cfg, p: [{"exp": e, "model": m, **at} for at in p["seeds"] for e in p["built"] for m in p["own"][e]]),
     Stage("evaluate", "predict the validation and test parts and write metrics", "allrepro.evaluate:evaluate",
           ("exp", "model"),
@@ -280,6 +282,19 @@ def code(stage: str) -> tuple[str, ...]:
     """Every file of the package a stage's command runs or reads: a change to one reruns the stage."""
     cli = codedeps.module_path(CLI).relative_to(codedeps.PACKAGE).as_posix()
     return tuple(sorted({f"{codedeps.PREFIX}/{cli}", *codedeps.closure([STAGES[stage].module, "allrepro.params"])}))
+
+
+def expected_gpu_seconds(cfg: dict, model: str) -> int:
+    """A training job's expected time on a GPU: its epochs (the active profile's) times its backbone's seconds per
+    epoch measured on an H100 (backbones.Backbone.gpu_epoch_s). Snakemake starts the longest jobs first with it (the
+    train rule's priority), so the run's critical path begins at once instead of behind short jobs."""
+    spec = model_spec(cfg, model)
+    return round(sum(p["epochs"] for p in spec["phases"]) * BACKBONES[spec["backbone"]].gpu_epoch_s)
+
+
+def priority(cfg: dict, stage: str, **wc) -> int:
+    """Snakemake's priority of a stage's job (the rule's `priority:`); 0 unless its record says otherwise."""
+    return int(STAGES[stage].priority(cfg, **wc))
 
 
 def threads(cfg: dict, stage: str, cores: int) -> int:

@@ -159,6 +159,7 @@ def train(cfg: dict, inputs: dict, outputs: dict, exp: str, model_name: str, see
     if seed is not None:
         cfg = {**cfg, "train": {**cfg["train"], "seed": seed}}
     setup = runtime.configure(cfg["train"])
+    compiles = runtime.compile_counter()  # JAX: XLA compiles and persistent-cache loads of this job
     spec, classes = model_spec(cfg, model_name), class_names(cfg, exp)
     size = spec["input_size"]
     x_train, y_train = load_part(inputs, "train")
@@ -224,7 +225,8 @@ def train(cfg: dict, inputs: dict, outputs: dict, exp: str, model_name: str, see
             "weights": spec.get("weights"), "seed": cfg["train"]["seed"], "train_rows": int(len(y_train)), "epochs": epoch,
             "params_total": int(model.count_params()), "params_trainable": trainable, "runtime": setup,
             "seconds": round(time.time() - started, 1), **throughput_summary(history),
-            "peak_memory_mib": runtime.peak_memory_mib(), "overrides": cfg.get("_overrides", [])}
+            "peak_memory_mib": runtime.peak_memory_mib(), "compile": compiles or None,
+            "overrides": cfg.get("_overrides", [])}
     write_json(info, outputs["labels"])
     shutil.rmtree(work)
     print(f"train {exp}/{model_name}: {epoch} epochs in {info['seconds']} s on {setup['backend']} "

@@ -68,6 +68,11 @@ def stage_params(stage):
     )
 
 
+def stage_priority(stage):
+    """The longest training jobs first (pipeline.priority); bound to its stage here, as the loop moves on."""
+    return lambda w: pipeline.priority(config, stage, **dict(w.items()))
+
+
 def stage_inputs(stage):
     return lambda w: pipeline.inputs(config, stage, **dict(w.items()))
 

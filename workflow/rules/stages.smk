@@ -14,6 +14,7 @@ for stage, seeded in pipeline.rules():
             **stage_outputs(st.name, seeded),
         log:
             st.log(**pipeline.patterns(stage, seeded)),
+        priority: stage_priority(st.name)
         conda:
             ENV
         threads: pipeline.threads(config, st.name, ALL_CORES)
