@@ -142,19 +142,63 @@ def real_project(tmp_path_factory, real_zip) -> Path:
     return project
 
 
+SNAKEMAKE = ["snakemake", "--cores", "2", "--resources", "gpu=1", "--config", "experiment=all"]
+
+
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
+def tiny_built(tmp_path_factory):
     """A tiny copy of the project on generated images (idrees: segmented, 3 parts; patel: oversampling and
-    the ensemble; patel_best: patel's models under another ensemble rule), run by tests/test_dag.py and
-    read by tests/test_serve.py."""
-    root = tmp_path_factory.mktemp("dag")
-    data = zip_folder(write_dataset(root / "src", 10), root / "tiny.zip")
-    cfg = tiny_params()
-    # patel with another ensemble rule only: same training inputs, so it must reuse patel's models
-    cfg["experiments"]["patel_best"] = copy.deepcopy(cfg["experiments"]["patel"])
-    cfg["experiments"]["patel_best"]["ensemble"].update(fallback="best", thresholds=[0.9])
-    cfg["experiments"]["idrees"]["split"]["group_near_duplicates"] = True  # split depends on the duplicates stage
-    return make_project(root / "project", cfg, data), project_env(data)
+    the ensemble; patel_best: patel's models under another ensemble rule) after one whole Snakemake run, its jobs
+    traced (ALLREPRO_TRACE). Built once for the whole session: the first xdist worker to ask builds it under a lock
+    in the workers' shared temporary folder, the other waits and finds it. No test changes it: `tiny` and `tiny_b`
+    are copies, so their two groups of tests run side by side, one on each worker."""
+    import fcntl
+
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
+    root = shared / "tiny-built"
+    with open(shared / "tiny-built.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, however the build ends
+        if (root / "failed").exists():
+            pytest.fail("the whole tiny DAG failed on the other worker:\n" + (root / "failed").read_text()[-6000:])
+        if not (root / "done").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            data = zip_folder(write_dataset(root / "src", 10), root / "tiny.zip")
+            cfg = tiny_params()
+            # patel with another ensemble rule only: same training inputs, so it must reuse patel's models
+            cfg["experiments"]["patel_best"] = copy.deepcopy(cfg["experiments"]["patel"])
+            cfg["experiments"]["patel_best"]["ensemble"].update(fallback="best", thresholds=[0.9])
+            cfg["experiments"]["idrees"]["split"]["group_near_duplicates"] = True  # split depends on duplicates
+            project = make_project(root / "project", cfg, data)
+            out = run(SNAKEMAKE, project, {**project_env(data), "ALLREPRO_TRACE": str(root / "trace")}, check=False)
+            (root / "run.log").write_text(out.stdout + out.stderr)
+            (root / ("done" if out.returncode == 0 else "failed")).write_text(out.stdout + out.stderr)
+        if (root / "failed").exists():
+            pytest.fail("the whole tiny DAG failed:\n" + (root / "failed").read_text()[-6000:])
+    return root, project_env(root / "tiny.zip")
+
+
+def copy_of(built: tuple, dest: Path) -> tuple[Path, dict]:
+    """A copy of the built project (file times kept: both engines see it up to date) and of its run's traces and
+    log, in its own folder (its relative DVC remote is its own)."""
+    root, env = built
+    shutil.copytree(root / "project", dest / "project", symlinks=True)
+    shutil.copytree(root / "trace", dest / "trace")
+    shutil.copy2(root / "run.log", dest / "run.log")
+    return dest / "project", env
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_built, tmp_path_factory):
+    """The tiny project after its whole run, for tests/test_dag.py (one xdist group, in file order)."""
+    return copy_of(tiny_built, tmp_path_factory.mktemp("dag"))
+
+
+@pytest.fixture(scope="session")
+def tiny_b(tiny_built, tmp_path_factory):
+    """Another copy, for the pages, the README commands, the rerun matrix and the web page (the group "tiny-b",
+    on the other worker)."""
+    return copy_of(tiny_built, tmp_path_factory.mktemp("dagb"))
 
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, run
+from conftest import ROOT, SNAKEMAKE, run
 
 pytestmark = [pytest.mark.dag, pytest.mark.xdist_group("tiny")]  # one worker: the tests share one project, in order
 
@@ -30,9 +30,6 @@ def test_dvc_yaml_is_up_to_date():
     run(["allrepro", "dvc-yaml", "--check"], ROOT)
 
 
-SNAKEMAKE = ["snakemake", "--cores", "2", "--resources", "gpu=1", "--config", "experiment=all"]
-
-
 def set_param(project: Path, path: str, value) -> None:
     cfg = yaml.safe_load((project / "params.yaml").read_text())
     node = cfg
@@ -44,9 +41,8 @@ def set_param(project: Path, path: str, value) -> None:
 
 
 def test_snakemake_runs_the_whole_dag(tiny):
-    project, env = tiny
-    out = run(SNAKEMAKE, project, {**env, "ALLREPRO_TRACE": str(project.parent / "trace")})  # for the next test
-    jobs = snakemake_jobs(out.stdout + out.stderr)
+    project, env = tiny  # the run itself: conftest.tiny_built (SNAKEMAKE, its jobs traced), once for both workers
+    jobs = snakemake_jobs((project.parent / "run.log").read_text())
     assert sorted(set(jobs)) == ["acquire", "agreement", "all", "audit", "cache", "duplicates", "ensemble", "evaluate",
                                  "export", "report", "scorecard", "segment", "split", "spread", "train"]
     # one training job per (model, training inputs): patel_best evaluates patel's models

@@ -11,7 +11,15 @@ import pytest
 
 from conftest import run
 
-pytestmark = pytest.mark.xdist_group("tiny")  # after tests/test_dag.py, on its worker: the same tiny project
+pytestmark = pytest.mark.xdist_group("tiny-b")  # beside tests/test_dag.py, on the other worker: a copy of its project
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_b):
+    """This module's tiny project: the copy the group "tiny-b" shares (conftest.tiny_b), not tests/test_dag.py's."""
+    return tiny_b
+
+
 SHOTS = os.environ.get("ALLREPRO_SCREENSHOTS")
 
 

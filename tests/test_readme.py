@@ -1,4 +1,4 @@
-"""Every command of the README's ```bash blocks, run as written on the tiny project after its run (tests/test_dag.py):
+"""Every command of the README's ```bash blocks, run as written on a copy of the tiny project after its run (conftest.tiny_b):
 the cheap ones for real (DVC's metrics, plots, diffs, push and pull, `allrepro dvc-yaml`, predict, serve until it
 answers, the benchmarks' options), the long ones as the tool's own dry run (`snakemake -n`, `dvc repro --dry`,
 `dvc exp run --queue`, `make -n`), which still checks that the tool accepts the command line and builds its DAG."""
@@ -18,7 +18,13 @@ import pytest
 
 from conftest import ROOT, cell_image, run
 
-pytestmark = [pytest.mark.dag, pytest.mark.xdist_group("tiny")]  # the tiny project, after its run
+pytestmark = [pytest.mark.dag, pytest.mark.xdist_group("tiny-b")]  # a copy of the tiny project, after its run
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_b):
+    """This module's tiny project: the copy the group "tiny-b" shares (conftest.tiny_b), not tests/test_dag.py's."""
+    return tiny_b
 
 
 def readme_commands() -> list[str]:

@@ -1,5 +1,5 @@
 """The rerun matrix: each edit a user makes (a parameter, a source file) and the exact stages it reruns, under both
-engines, on the tiny project (after tests/test_dag.py has run it). Snakemake: the jobs `snakemake -n` schedules
+engines, on a copy of the tiny project after its whole run (conftest.tiny_b). Snakemake: the jobs `snakemake -n` schedules
 because of the edit itself ("direct") and everything it schedules; DVC: the stages `dvc status` reports changed. The
 direct sets of the two engines must be equal, and equal to the table below."""
 from __future__ import annotations
@@ -11,10 +11,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import run
-from test_dag import SNAKEMAKE, set_param
+from conftest import SNAKEMAKE, run
+from test_dag import set_param
 
-pytestmark = [pytest.mark.dag, pytest.mark.xdist_group("tiny")]
+pytestmark = [pytest.mark.dag, pytest.mark.xdist_group("tiny-b")]  # a copy of the tiny project, after its run
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_b):
+    """This module's tiny project: the copy the group "tiny-b" shares (conftest.tiny_b), not tests/test_dag.py's."""
+    return tiny_b
+
 
 EVERY = {"acquire", "segment", "duplicates", "agreement", "split", "cache", "train", "evaluate", "ensemble", "audit",
          "spread", "report", "export", "scorecard"}

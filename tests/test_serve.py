@@ -1,4 +1,4 @@
-"""`allrepro serve` on the bundles of the tiny DAG run (tests/test_dag.py), in a real browser: Debian's
+"""`allrepro serve` on the bundles of the tiny DAG run (a copy: conftest.tiny_b), in a real browser: Debian's
 chromium driven by Selenium through Debian's chromedriver (nothing is downloaded)."""
 from __future__ import annotations
 
@@ -14,17 +14,24 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REAL_ZIP, run
+from conftest import REAL_ZIP, SNAKEMAKE, run
 
-pytestmark = pytest.mark.xdist_group("tiny")  # after tests/test_dag.py, on its worker: the same tiny project
-SNAKEMAKE = ["snakemake", "--cores", "2", "--resources", "gpu=1", "--config", "experiment=all"]
+pytestmark = pytest.mark.xdist_group("tiny-b")  # beside tests/test_dag.py, on the other worker: a copy of its project
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_b):
+    """This module's tiny project: the copy the group "tiny-b" shares (conftest.tiny_b), not tests/test_dag.py's."""
+    return tiny_b
+
+
 SCREENSHOT = os.environ.get("ALLREPRO_SCREENSHOT")  # where to keep the page's picture (the README's comes from here)
 
 
 @pytest.fixture(scope="module")
 def bundles(tiny):
     project, env = tiny
-    # the DAG, exports included; after tests/test_dag.py (which leaves DVC's last parameter runs) nothing to do
+    # the DAG, exports included: nothing to do after the whole run (and the earlier tests of this group)
     run([*SNAKEMAKE, "--rerun-triggers", "mtime", "input"], project, env)
     return project, env
 

@@ -5,8 +5,8 @@ keeps its files only while it is held. So the work is split in steps (see README
 
   here:     python benchmarks/gpu/runner.py pack                 # wheels + the data, in parts, under .gpu/
   there:    python3 benchmarks/gpu/runner.py install .gpu/part1  # wheels and data part 1 into the state folder
-  there:    python3 benchmarks/gpu/runner.py install .gpu/part2 start wait --seconds 540
-  there:    python3 benchmarks/gpu/runner.py wait --seconds 560  # as often as needed, then: collect
+  there:    python3 benchmarks/gpu/runner.py install .gpu/part2 start wait      # waits 570 s
+  there:    python3 benchmarks/gpu/runner.py wait  # at once, as often as needed, then: collect
 
 `start` launches Snakemake in its own process session, so it outlives the command that started it; `wait`
 polls it and writes what is done so far (metrics, predictions, per-model timings, the log) into $OUT.
