@@ -249,10 +249,13 @@ def start(args) -> None:
     jobs = [["snakemake", "--cores", str(args.cores), *sharing(args), "--rerun-incomplete", "--keep-going",
              "--configfile", str(overrides), "--config", "experiment=all", "--", *files]]
     script = STATE / "run.sh"
-    lines = ["set -e", f"cd {work}", "date +%s > ../started", "nvidia-smi -L || true"]
+    lines = ["set -e", f"cd {work}", "date +%s > ../started", "nvidia-smi -L || true",
+             # GPU utilisation and memory every 5 s for the run's figures (no nvidia-smi, as in the CPU selftest: none)
+             f"(nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits -l 5 "
+             f"> {STATE / 'gpu-util.csv'} 2>/dev/null &) || true"]
     for cmd in jobs:
         lines += [f"echo \"== $(date +%T) {' '.join(cmd[:12])} ...\"", " ".join(f"'{c}'" for c in cmd)]
-    lines += ["date +%s > ../finished"]
+    lines += ["date +%s > ../finished", "pkill -f 'nvidia-smi --query-gpu' || true"]
     script.write_text("\n".join(lines) + "\n")
     for stale in ("finished", "failed", "started"):
         (STATE / stale).unlink(missing_ok=True)
@@ -296,6 +299,12 @@ def collect(args) -> None:
     summary = {"wall_seconds": round((float(ended) if ended else time.time()) - started) if started else None,
                "state": "finished" if ended else "failed" if (STATE / "failed").exists() else "running",
                "models": model_rows(work)}
+    util = STATE / "gpu-util.csv"
+    samples = [[float(v) for v in line.split(",")[:2]] for line in (util.read_text().splitlines() if util.exists() else [])
+               if line.count(",") >= 1 and line.split(",")[0].strip().replace(".", "").isdigit()]
+    if samples:
+        summary["gpu"] = {"samples": len(samples), "utilisation_mean_pct": round(sum(u for u, _ in samples) / len(samples), 1),
+                          "utilisation_max_pct": max(u for u, _ in samples), "memory_max_mib": max(m for _, m in samples)}
     for metrics in sorted(work.glob("reports/*/*/metrics.json")):
         m = json.loads(metrics.read_text())
         speed = metrics.with_name("inference.json")
@@ -309,7 +318,7 @@ def collect(args) -> None:
                         "logs/**/*.log"):
             for path in sorted(work.glob(pattern)):
                 tar.add(path, arcname=path.relative_to(work).as_posix())
-        for name in ("run.log", "run.sh", "config.json"):
+        for name in ("run.log", "run.sh", "config.json", "gpu-util.csv"):
             if (STATE / name).exists():
                 tar.add(STATE / name, arcname=name)
     print(json.dumps(summary, indent=1)[-6000:])
