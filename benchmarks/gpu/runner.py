@@ -4,8 +4,8 @@ The machine takes at most 64 MiB of files per command, runs one command for at m
 keeps its files only while it is held. So the work is split in steps (see README.md beside this file):
 
   here:     python benchmarks/gpu/runner.py pack                 # wheels + the data, in parts, under .gpu/
-  there:    python3 benchmarks/gpu/runner.py install .gpu/part1  # wheels and data part 1 into the state folder
-  there:    python3 benchmarks/gpu/runner.py install .gpu/part2 start wait      # waits 570 s
+  there:    python3 benchmarks/gpu/runner.py install .gpu/part1  # each part but the last, one command each
+  there:    python3 benchmarks/gpu/runner.py install .gpu/partN start wait      # the last part; waits 570 s
   there:    python3 benchmarks/gpu/runner.py wait  # at once, as often as needed, then: collect
 
 `start` launches Snakemake in its own process session, so it outlives the command that started it; `wait`
@@ -30,19 +30,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("ALLREPRO_GPU_STATE", "/tmp/allrepro-gpu"))
 PACK = ROOT / ".gpu"
-PART_MIB = 56  # a part (wheels and data, or data) plus the working tree stays under the 64 MiB a command carries
-# Packages the project needs at run time that the GPU image lacks (it has numpy, pandas, scikit-learn,
-# opencv, matplotlib, pyyaml, jax...): `pack` downloads these, pinned to what this venv runs.
-NEEDED = ["keras", "namex", "optree", "snakemake", "snakemake-interface-common",
-          "snakemake-interface-executor-plugins", "snakemake-interface-storage-plugins",
-          "snakemake-interface-report-plugins", "snakemake-interface-logger-plugins",
-          "snakemake-interface-scheduler-plugins", "snakemake-interface-software-deployment-plugins",
-          "immutables", "configargparse", "connection-pool", "docutils", "gitpython", "gitdb", "smmap",
-          "humanfriendly", "jsonschema", "jsonschema-specifications", "referencing", "rpds-py", "nbformat",
-          "fastjsonschema", "jupyter-core", "traitlets", "pulp", "reretry", "smart-open", "tabulate", "throttler",
-          "yte", "dpath", "conda-inject", "argparse-dataclass", "tenacity", "sqlmodel", "sqlalchemy", "pydantic",
-          "pydantic-core", "annotated-types", "typing-inspection", "greenlet", "imbalanced-learn", "sklearn-compat",
-          "platformdirs", "plac", "datrie", "stopit", "toposort"]
+PART_MIB = 60  # a part plus the working tree (1.9 MiB of tracked files) stays under the 64 MiB a command carries
+# What the GPU image has (numpy, pandas, scikit-learn, scipy, OpenCV, matplotlib, JAX...: what selftest.sh installs
+# to stand in for it) and what the whole DAG imports there (every stage: the audit's crepes and scikit-image, the
+# report's papermill, nbconvert and kernel, the model card's mistune); `pack` downloads the second's dependency
+# closure minus the first's, pinned to what this venv runs. TensorFlow, DVC and the web server are not needed there.
+GPU_IMAGE = ["numpy", "pandas", "scikit-learn", "opencv-python-headless", "matplotlib", "pyyaml", "scipy", "pillow", "h5py",
+             "jax", "typing-extensions", "wrapt", "tqdm", "rich", "absl-py", "ml-dtypes", "psutil", "requests", "jinja2",
+             "packaging", "attrs", "joblib", "threadpoolctl"]
+DAG_NEEDS = ["keras", "snakemake", "imbalanced-learn", "papermill", "nbconvert", "ipykernel", "jsonschema", "crepes",
+             "scikit-image", "mistune", "ImageHash"]
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "any")
 
 
@@ -67,25 +64,57 @@ def sha256(path: Path) -> str:
 
 # ---- here: pack ----------------------------------------------------------------------------------
 
-def installed_versions(names: list[str]) -> dict[str, str]:
+def closure(roots: list[str]) -> dict[str, str]:
+    """The installed distributions `roots` need at run time (their requirements, recursively, extras left out),
+    name -> installed version."""
+    import re
     from importlib import metadata
 
-    out = {}
-    for name in dict.fromkeys(names):
+    from packaging.requirements import Requirement
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    out, done, stack = {}, set(), [(norm(r), "") for r in roots]
+    while stack:
+        name, extra = stack.pop()  # a requirement like bleach[css] asks for the extra's requirements too
+        if (name, extra) in done:
+            continue
+        done.add((name, extra))
         try:
-            out[name] = metadata.version(name)
+            dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
-            pass  # not needed by this snakemake version
+            continue  # an optional requirement this venv does without
+        out[name] = dist.version
+        for line in dist.requires or []:
+            req = Requirement(line)
+            if not req.marker or req.marker.evaluate({"extra": extra}):
+                stack += [(norm(req.name), "")] + [(norm(req.name), e) for e in req.extras]
     return out
 
 
+def fill(items: list[tuple[str, int]], capacity: int) -> list[list[tuple[str, int]]]:
+    """Items (name, bytes) into as few parts of `capacity` bytes as their order allows (first fit)."""
+    parts: list[list[tuple[str, int]]] = []
+    for item in items:
+        for part in parts:
+            if sum(n for _, n in part) + item[1] <= capacity:
+                part.append(item)
+                break
+        else:
+            parts.append([item])
+    return parts
+
+
 def pack(args) -> None:
-    """Wheels for the GPU machine's Python (3.12, x86-64) and the dataset's `Original/` images as a
-    stored zip cut in parts, each part in its own folder so that one command carries one of them."""
+    """Wheels for the GPU machine's Python (3.12, x86-64) and the dataset's images (`Original/` and `Segmented/`) as a stored zip
+    cut in pieces, packed into as few folders of PART_MIB as they fit (one command carries one folder); the
+    wheels and pack.json come first, so `install` of part1 makes the packages importable."""
     shutil.rmtree(PACK, ignore_errors=True)
-    wheels = PACK / "part1" / "wheels"
+    wheels = PACK / "wheels"
     wheels.mkdir(parents=True)
-    pins = [f"{n}=={v}" for n, v in installed_versions(NEEDED).items()]
+    have = closure(GPU_IMAGE)
+    pins = [f"{n}=={v}" for n, v in sorted(closure(DAG_NEEDS).items()) if n not in have]
     for pin in pins:
         name = pin.split("==")[0]
         got = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *target(args.python),
@@ -96,46 +125,70 @@ def pack(args) -> None:
     sh(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", wheels, ROOT)  # allrepro itself
 
     source = Path(args.archive)
-    subset = PACK / "Original.zip"
+    subset = PACK / "dataset.zip"
     with zipfile.ZipFile(source) as src, zipfile.ZipFile(subset, "w", zipfile.ZIP_STORED) as dst:
         for info in src.infolist():
-            if info.filename.startswith(f"{args.subset}/"):
+            if info.filename.startswith(tuple(f"{folder}/" for folder in args.subset)):
                 dst.writestr(info, src.read(info))  # same names, same bytes, same dates
-    digest, size = sha256(subset), subset.stat().st_size
-    parts = []
-    room = (PART_MIB << 20) - sum(p.stat().st_size for p in wheels.iterdir())  # part 1 also carries the wheels
+    digest, size, cap = sha256(subset), subset.stat().st_size, PART_MIB << 20
+    items = sorted(((w.name, w.stat().st_size) for w in wheels.iterdir()), key=lambda i: -i[1])
+    parts = fill(items, cap)
+    # the data: a first piece fills the room left in the last wheel part (if any), then whole parts
+    room, pieces, offset = cap - sum(n for _, n in parts[-1]), [], 0
+    share_last = room > (1 << 20)
+    while offset < size:
+        take = min(room if share_last and not pieces else cap, size - offset)
+        pieces.append((f"data.{len(pieces) + 1:02d}", offset, take))
+        offset += take
+    for number, (name, _, n) in enumerate(pieces):
+        if number == 0 and share_last:
+            parts[-1].append((name, n))
+        else:
+            parts.append([(name, n)])
     with open(subset, "rb") as fh:
-        for i in range(1, 100):
-            block = fh.read(room if i == 1 else PART_MIB << 20)
-            if not block:
-                break
-            folder = PACK / f"part{i}"
-            folder.mkdir(exist_ok=True)
-            (folder / f"data.{i:02d}").write_bytes(block)
-            parts.append(f"data.{i:02d}")
+        for number, part in enumerate(parts, start=1):
+            folder = PACK / f"part{number}"
+            (folder / "wheels").mkdir(parents=True)
+            for name, _ in part:
+                if name.startswith("data."):
+                    _, start_at, n = next(p for p in pieces if p[0] == name)
+                    fh.seek(start_at)
+                    (folder / name).write_bytes(fh.read(n))
+                else:
+                    (wheels / name).rename(folder / "wheels" / name)
     subset.unlink()
+    shutil.rmtree(wheels)
     (PACK / "part1" / "pack.json").write_text(json.dumps(
-        {"zip": "Original.zip", "sha256": digest, "bytes": size, "parts": parts, "pins": pins}, indent=1))
+        {"zip": "dataset.zip", "sha256": digest, "bytes": size, "parts": [p[0] for p in pieces], "pins": pins,
+         "wheels": len(items), "folders": len(parts)}, indent=1))
     for folder in sorted(PACK.iterdir()):
         mib = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
         print(f"{folder.relative_to(ROOT)}: {mib:.1f} MiB")
+    print(f"{len(parts)} parts: install each with its own command, part1 first, the last with `start wait`")
 
 
 # ---- there: install, start, wait, collect --------------------------------------------------------
 
 def install(folder: Path) -> None:
-    """Install the wheels of one part (if any) and keep its data part in the state folder."""
+    """Keep one part's wheels and data pieces in the state folder; once every part is there, install all the
+    wheels in one pip call (pip --target run once per part would replace the scripts folder, bin/, each time)."""
     STATE.mkdir(parents=True, exist_ok=True)
-    (STATE / "data").mkdir(exist_ok=True)
-    wheels = sorted((folder / "wheels").glob("*.whl"))
-    if wheels:
-        sh(sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile", "--upgrade",
-           "--target", STATE / "site", *wheels)
+    for sub in ("data", "wheels"):
+        (STATE / sub).mkdir(exist_ok=True)
+    for wheel in (folder / "wheels").glob("*.whl"):
+        shutil.copy2(wheel, STATE / "wheels" / wheel.name)
     for item in folder.iterdir():
         if item.is_file():
             shutil.copy2(item, STATE / "data" / item.name)
-    print(f"installed {folder}: {len(wheels)} wheels; data parts: "
-          f"{sorted(p.name for p in (STATE / 'data').glob('data.*'))}")
+    meta = STATE / "data" / "pack.json"
+    pieces = sorted(p.name for p in (STATE / "data").glob("data.*"))
+    print(f"kept {folder}: {len(list(STATE.glob('wheels/*.whl')))} wheels, data pieces {pieces}")
+    packed = json.loads(meta.read_text()) if meta.exists() else None
+    if packed and set(packed["parts"]) <= set(pieces) and len(list(STATE.glob("wheels/*.whl"))) >= packed["wheels"]:
+        wheels = sorted((STATE / "wheels").glob("*.whl"))
+        sh(sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile", "--upgrade",
+           "--target", STATE / "site", *wheels)
+        print(f"installed: {len(wheels)} wheels (every part is here)")
 
 
 def dataset() -> Path:
@@ -160,6 +213,9 @@ def environment(archive: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": f"{site}:{os.environ.get('PYTHONPATH', '')}".rstrip(":"),
            "PATH": f"{site / 'bin'}:{os.environ['PATH']}", "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax"),
            "ALLREPRO_DATA_SOURCE": f"file:{archive}", "PYTHONUNBUFFERED": "1",
+           # the wheels' data files (nbconvert's templates, the python3 kernel spec) are under site/share/jupyter,
+           # where Jupyter looks only when told
+           "JUPYTER_PATH": str(site / "share" / "jupyter"),
            # each job is its own process (training and evaluation can overlap): JAX must not grab 75% of
            # the GPU at start, and then its peak-memory figure is what the model really used
            "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "DVC_NO_ANALYTICS": "1",
@@ -169,19 +225,6 @@ def environment(archive: Path) -> dict:
            "JAX_COMPILATION_CACHE_DIR": str(STATE / "jax-cache"), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
     return env
-
-
-def targets(work: Path, env: dict, config: list[str]) -> dict[str, list[str]]:
-    """Per experiment: the evaluation outputs of its models under the chosen profile, and its ensemble."""
-    code = ("import json,sys; from allrepro import params as P, layout as L; "
-            "cfg=P.apply_overrides(P.load('params.yaml'), sys.argv[1:]); "
-            "print(json.dumps({e: [L.eval_file(e, m, f) for m in P.models_for(cfg, e) for f in ('metrics.json','inference.json')]"
-            " + ([L.ensemble_file(e, 'metrics.json')] if P.ensemble_members(cfg, e) else []) "
-            "for e in P.selected_experiments(cfg)}))")
-    out = subprocess.run([sys.executable, "-c", code, *config], cwd=work, env=env, capture_output=True, text=True)
-    if out.returncode:
-        raise SystemExit(f"listing the targets failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout)
 
 
 def overrides_file(items: list[str], path: Path) -> Path:
@@ -243,11 +286,10 @@ def start(args) -> None:
     env = environment(archive)
     config = [f"profile={args.profile}", *args.set]
     overrides = overrides_file(config, STATE / "overrides.yaml")
-    # one Snakemake over every chosen experiment, so that jobs of different experiments can share the GPU
-    listed = targets(work, env, [*config, "experiment=all"])
-    files = [f for exp in args.experiments for f in listed[exp]]
+    # one Snakemake over every chosen experiment (so that jobs of different experiments share the GPU), the whole
+    # DAG of the selection: trainings, evaluations, ensembles, audits, reports, bundles and the scorecard
     jobs = [["snakemake", "--cores", str(args.cores), *sharing(args), "--rerun-incomplete", "--keep-going",
-             "--configfile", str(overrides), "--config", "experiment=all", "--", *files]]
+             "--configfile", str(overrides), "--config", f"experiment={','.join(args.experiments)}"]]
     script = STATE / "run.sh"
     lines = ["set -e", f"cd {work}", "date +%s > ../started", "nvidia-smi -L || true",
              # GPU utilisation and memory every 5 s for the run's figures (no nvidia-smi, as in the CPU selftest: none)
@@ -315,7 +357,8 @@ def collect(args) -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     with tarfile.open(out / "results.tar.gz", "w:gz") as tar:
         for pattern in ("models/*/*/labels.json", "models/*/*/history.csv", "reports/*/*/*.json", "reports/*/*/*.csv",
-                        "logs/**/*.log"):
+                        "reports/*/report.html", "reports/*/*.json", "reports/*/*.csv", "reports/index.html",
+                        "reports/scorecard.csv", "bundles/*/bundle.json", "bundles/*/model_card.md", "logs/**/*.log"):
             for path in sorted(work.glob(pattern)):
                 tar.add(path, arcname=path.relative_to(work).as_posix())
         for name in ("run.log", "run.sh", "config.json", "gpu-util.csv"):
@@ -331,7 +374,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("steps", nargs="+", help="pack | install FOLDER | start | wait | collect, in order")
     ap.add_argument("--archive", default=str(ROOT.parent / "shared/datasets/mehradaria-leukemia/archive.zip"))
-    ap.add_argument("--subset", default="Original")
+    ap.add_argument("--subset", nargs="+", default=["Original", "Segmented"],
+                    help="the archive's folders to pack (default both: the audit compares the segmentation with Segmented/)")
     ap.add_argument("--profile", default="paper")
     ap.add_argument("--experiments", nargs="+", default=["idrees", "patel", "najjar"])
     ap.add_argument("--set", action="append", default=["profiles.paper.weights=null"],

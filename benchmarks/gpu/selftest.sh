@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU runner on this CPU, as on the GPU machine: a fresh venv WITHOUT TensorFlow (only what the GPU image
 # has, JAX on the CPU here), the packed wheels and data parts installed by the runner, then the smoke profile
-# of one experiment through the same DAG. Usage: bash benchmarks/gpu/selftest.sh [experiment]   (from the root)
+# of one experiment through the same whole DAG (report, bundle and scorecard included). Usage: bash benchmarks/gpu/selftest.sh [experiment]   (from the root)
 set -euo pipefail
 exp=${1:-najjar}
 root=$(pwd)
@@ -16,8 +16,14 @@ export ALLREPRO_GPU_STATE="$work/state" OUT="$work/out" KERAS_BACKEND=jax
 # as there: a copy of the working tree, each part installed by its own command
 mkdir -p "$work/tree" && git ls-files -z | xargs -0 -I{} cp --parents {} "$work/tree/" && cp -r .gpu "$work/tree/"
 cd "$work/tree"
-"$work/venv/bin/python" benchmarks/gpu/runner.py install .gpu/part1
-"$work/venv/bin/python" benchmarks/gpu/runner.py install .gpu/part2 start wait --seconds 1500 \
+parts=$(ls -d .gpu/part* | sort -V)
+last=$(echo "$parts" | tail -1)
+for part in $(echo "$parts" | head -n -1); do "$work/venv/bin/python" benchmarks/gpu/runner.py install "$part"; done
+"$work/venv/bin/python" benchmarks/gpu/runner.py install "$last" start wait --seconds 1500 \
   --profile smoke --experiments "$exp" --set profiles.smoke.weights=null --cores "$(nproc)"
+# the whole DAG of the experiment: its report and bundle too, as the GPU run must make them
+for made in "reports/$exp/report.html" "bundles/$exp/bundle.json" reports/index.html; do
+  [ -s "$ALLREPRO_GPU_STATE/work/$made" ] || { echo "selftest: $made was not made"; exit 1; }
+done
 grep -q '"state": "finished"' "$OUT/summary.json" || { echo "selftest: the DAG did not finish"; exit 1; }
 echo "selftest: ok ($work)"

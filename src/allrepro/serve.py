@@ -1,6 +1,6 @@
 """serve: a web page and a JSON API for predictions from an exported bundle (FastAPI + uvicorn).
 
-    allrepro serve --bundle bundles/patel            # http://127.0.0.1:8000  (API docs: /docs, /openapi.json)
+    allrepro serve --bundle bundles/patel            # http://127.0.0.1:8000  (the API schema: /openapi.json; /docs is off)
 
     GET  /              the page: drop images, see each one's decision or abstention, probabilities,
                         every member's vote and Grad-CAM, the HSV mask when the bundle segments, and the
