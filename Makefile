@@ -4,7 +4,7 @@
 # make run:   the pipeline, quick profile, on the data source in params.yaml or $ALLREPRO_DATA_SOURCE
 # make seeds: the quick profile of idrees and patel trained over five seeds (42 and REPEATS), with their spread
 # make smoke: every paper network of every experiment end to end, work cut (profile smoke), offline, on a CPU
-# make test:  the module layers (.importlinter), then the test suite on two workers (the tiny-DAG chain on one, the rest beside it)
+# make test:  the module layers (.importlinter), then the test suite on two workers, longest first (tests/conftest.py SCHEDULE)
 # make test-cluster: the workflow on a real Slurm (bash cluster/slurm.sh install && bash cluster/slurm.sh start)
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
@@ -64,7 +64,7 @@ test-xla: setup
 
 test: setup
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/python -m pytest -q --durations=15 -n 2 --dist loadgroup
+	$(VENV)/bin/python -m pytest -q --durations=15 -n 2 --dist loadgroup --no-loadscope-reorder
 
 # -rP: the sacct table and `dvc exp show` the tests print stay in the log
 test-cluster: setup

@@ -89,6 +89,7 @@ def test_pushpalatha_runs_end_to_end_on_a_generated_cnmc_layout(tmp_path):
     cfg = tiny_params()
     cfg["datasets"]["cnmc"] = cnmc_data()
     cfg["experiments"] = {"pushpalatha": BASE["experiments"]["pushpalatha"]}
+    cfg["models"].update({m: BASE["models"][m] for m in BASE["experiments"]["pushpalatha"]["models"]})
     cfg["experiment"] = "pushpalatha"
     project = make_project(tmp_path / "p", cfg, archive)
     env = {**project_env(archive), "ALLREPRO_DATA_SOURCE_CNMC": f"file:{archive}"}

@@ -68,21 +68,14 @@ def test_train_predict_and_cpu_determinism(prepared):
     assert history["epoch"].tolist() == [1, 2] and "val_accuracy" in history
 
 
-def test_quick_model_trains_under_jax(prepared):
-    import jax  # noqa: F401  (a test extra: `make setup` installs it; a missing one must fail, not skip)
-    project, env = prepared
-    metrics = train_and_evaluate(project, {**env, "KERAS_BACKEND": "jax"})
-    info = json.loads((project / "models/idrees/quick_cnn/labels.json").read_text())
-    assert info["runtime"]["backend"] == "jax"
-    from importlib import metadata
-    assert info["runtime"]["versions"]["jax"] == metadata.version("jax")
-    assert info["runtime"]["versions"]["keras"] == metadata.version("keras")
-    assert metrics["n"] == 8 and 0 <= metrics["accuracy"] <= 1
-
-
-def test_a_second_training_under_jax_compiles_nothing_with_the_persistent_cache(prepared, tmp_path):
-    """What the GPU runner sets (JAX_COMPILATION_CACHE_DIR): the second job of the same network loads every XLA
+def test_quick_model_trains_under_jax_and_a_second_training_compiles_nothing_with_the_persistent_cache(
+        prepared, tmp_path):
+    """Under JAX, as the GPU runner runs it (JAX_COMPILATION_CACHE_DIR, one XLA program per step): the model trains
+    and evaluates, its labels.json names the backend and versions; a second job of the same network loads every XLA
     executable of both phases and their validation from the cache, compiles none, and trains the same weights."""
+    import jax  # noqa: F401  (a test extra: `make setup` installs it; a missing one must fail, not skip)
+    from importlib import metadata
+
     project, env = prepared
     env = {**env, "KERAS_BACKEND": "jax", "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache"),
            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
@@ -93,16 +86,24 @@ def test_a_second_training_under_jax_compiles_nothing_with_the_persistent_cache(
     counts, digests = [], []
     for _ in range(2):
         run(cmd, project, env)
-        counts.append(json.loads((project / "models/idrees/quick_cnn/labels.json").read_text())["compile"])
+        info = json.loads((project / "models/idrees/quick_cnn/labels.json").read_text())
+        counts.append(info["compile"])
         digests.append(weights_digest(project))
+    assert info["runtime"]["backend"] == "jax"
+    assert info["runtime"]["versions"]["jax"] == metadata.version("jax")
+    assert info["runtime"]["versions"]["keras"] == metadata.version("keras")
     assert counts[0]["xla_compiles"] > 0 and counts[0]["cache_hits"] == 0, counts
     assert counts[1]["xla_compiles"] == 0 and counts[1]["cache_hits"] == counts[0]["xla_compiles"], counts
     assert digests[0] == digests[1]
+    run(["allrepro", "evaluate", "--experiment", "idrees", "--model", "quick_cnn", "--set", phases], project, env)
+    metrics = json.loads((project / "reports/idrees/quick_cnn/metrics.json").read_text())
+    assert metrics["n"] == 8 and 0 <= metrics["accuracy"] <= 1
 
 
 def test_killed_training_resumes_to_the_uninterrupted_weights(prepared):
-    """kill -9 after epoch 1 (phase 1) and after epoch 4 (phase 2, with early stopping and LR-on-plateau
-    counters in play), rerun: the same epochs, history and weights as the run never interrupted."""
+    """kill -9 after epoch 1 (phase 1); the resumed job killed again after epoch 4 (phase 2, with early stopping and
+    LR-on-plateau counters in play); resumed once more: the same epochs, history and weights as the run never
+    interrupted."""
     project, env = prepared
     phases = ("models.quick_cnn.phases=[{epochs: 2, optimizer: adam, learning_rate: 0.001},"
               " {epochs: 3, optimizer: adam, learning_rate: 0.0005, early_stopping: 2, reduce_lr_patience: 1}]")
@@ -116,19 +117,23 @@ def test_killed_training_resumes_to_the_uninterrupted_weights(prepared):
     run(cmd, project, env)
     uninterrupted, expected = weights_digest(project), history()
     assert expected["phase"].tolist()[:2] == [1, 1] and len(expected) >= 3
-    for kill_at, complete_phase in ((1, False), (4, True)):
-        for name in outputs:
-            (out / name).unlink()
-        killed = run(cmd, project, {**env, "ALLREPRO_TEST_KILL_AT_EPOCH": str(kill_at)}, check=False)
+    for name in outputs:
+        (out / name).unlink()
+    for kill_at in (1, 4):  # the second job resumes after epoch 1, then is killed in its turn
+        killed = run(cmd, project, {**env, "ALLREPRO_TEST_KILL_AT_EPOCH": str(kill_at), "PYTHONUNBUFFERED": "1"},
+                     check=False)  # unbuffered: what it printed before the kill is kept
         assert killed.returncode == -9, killed.stderr[-2000:]  # SIGKILL once that epoch was checkpointed
         assert not any((out / n).exists() for n in outputs)
-        resumed = run(cmd, project, env)
-        log = resumed.stdout + resumed.stderr
-        assert ("phase 1: already complete" in log) == complete_phase
-        assert f"Epoch {kill_at + 1}/" in log and f"Epoch {kill_at}/" not in log
-        pd.testing.assert_frame_equal(history(), expected)
-        assert weights_digest(project) == uninterrupted, f"killed after epoch {kill_at}"
-        assert not (out / ".work").exists()
+        log = killed.stdout + killed.stderr
+        if kill_at == 4:
+            assert "Epoch 2/" in log and "Epoch 1/" not in log, log[-3000:]  # resumed after epoch 1
+    resumed = run(cmd, project, env)
+    log = resumed.stdout + resumed.stderr
+    assert "phase 1: already complete" in log
+    assert "Epoch 5/" in log and "Epoch 4/" not in log
+    pd.testing.assert_frame_equal(history(), expected)
+    assert weights_digest(project) == uninterrupted, "killed after epochs 1 and 4"
+    assert not (out / ".work").exists()
 
 
 def test_run_eagerly_auto_only_for_a_handful_of_steps_on_a_cpu():

@@ -130,6 +130,12 @@ def record_in_dvc():
     from allrepro import dvcyaml
     from allrepro.params import load
 
+    # --touch ran nothing: the files are DVC's (after `dvc repro`) or a user's; `dvc commit` records the latter
+    if workflow.touch:
+        print(
+            "DVC: --touch ran nothing, so dvc.lock is left as it is (`dvc commit` records files made elsewhere)"
+        )
+        return
     made = {str(f) for job in workflow.dag.jobs for f in job.output}
     # the run itself succeeded: an error here says why DVC was not told, and never fails it
     try:
