@@ -1,7 +1,6 @@
 """Shared fixtures: generated images and datasets, a tiny copy of the project, the real dataset when present."""
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import subprocess
@@ -171,7 +170,7 @@ SNAKEMAKE = ["snakemake", "--cores", "2", "--resources", "gpu=1", "--config", "e
 @pytest.fixture(scope="session")
 def tiny_built(tmp_path_factory):
     """A tiny copy of the project on generated images (idrees: segmented, 3 parts; patel: oversampling and
-    the ensemble; patel_best: patel's models under another ensemble rule) after one whole Snakemake run, its jobs
+    the ensemble) after one whole Snakemake run, its jobs
     traced (ALLREPRO_TRACE). Built once for the whole session: the first xdist worker to ask builds it under a lock
     in the workers' shared temporary folder, the other waits and finds it. No test changes it: `tiny` and `tiny_b`
     are copies, so their two groups of tests run side by side, one on each worker."""
@@ -188,9 +187,6 @@ def tiny_built(tmp_path_factory):
             shutil.rmtree(root, ignore_errors=True)
             data = zip_folder(write_dataset(root / "src", 10), root / "tiny.zip")
             cfg = tiny_params()
-            # patel with another ensemble rule only: same training inputs, so it must reuse patel's models
-            cfg["experiments"]["patel_best"] = copy.deepcopy(cfg["experiments"]["patel"])
-            cfg["experiments"]["patel_best"]["ensemble"].update(fallback="best", thresholds=[0.9])
             cfg["experiments"]["idrees"]["split"]["group_near_duplicates"] = True  # split depends on duplicates
             project = make_project(root / "project", cfg, data)
             out = run(SNAKEMAKE, project, {**project_env(data), "ALLREPRO_TRACE": str(root / "trace")}, check=False)

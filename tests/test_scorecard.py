@@ -55,6 +55,15 @@ def test_verdicts_read_right_whichever_side_wins_and_name_the_leakage(tmp_path):
     # escaped, self-contained; the experiments not selected are listed, not silently dropped
     assert "colour &lt;b&gt;1-NN&lt;/b&gt;" in page and "<script" not in page and "http" not in page.split("<body>")[1]
     assert "idrees_grouped</b>: not run in this selection" in page and "patel</b>: not run" in page
+
+
+def test_an_experiment_with_no_checked_number_is_said_so_not_left_out(tmp_path):
+    inputs = {**_experiment(tmp_path, "idrees", [["net_a", "net_a", "accuracy", 98.0, 97.5, 96.0, 98.6, True, True,
+                                                  "Clopper-Pearson"]]), **_experiment(tmp_path, "patel", [])}
+    table, page = _run(tmp_path, _cfg(["idrees", "patel"]), inputs)
+    assert list(table["experiment"]) == ["idrees"]
+    section = page[page.index("<h3>patel"):]
+    assert "No headline number of the paper is checked in this experiment" in section.split("</section>")[0]
     assert (tmp_path / "reports/scorecard.csv").read_text() == pd.read_csv(tmp_path / "reports/scorecard.csv").to_csv(
         index=False, lineterminator="\n")
 
