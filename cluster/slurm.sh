@@ -67,9 +67,10 @@ EOF
   chmod 600 /etc/slurm/slurmdbd.conf
 }
 
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: SECONDS of wall time, however long each try takes
   local seconds=$1 what=$2; shift 2
-  for _ in $(seq $(( seconds * 4 ))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.25; done
+  local deadline=$(( $(date +%s) + seconds ))
+  while [ "$(date +%s)" -lt "$deadline" ]; do timeout 10 "$@" >/dev/null 2>&1 && return 0; sleep 0.25; done
   echo "slurm.sh: $what did not come up in $seconds s (logs: $LOG, /var/log/mysql)" >&2; return 1
 }
 
@@ -97,6 +98,15 @@ stop() {
   for daemon in slurmd slurmctld slurmdbd; do pkill -x "$daemon" || true; done
   mysqladmin shutdown 2>/dev/null || true
   pkill -x munged || true
+  # gone before this returns: a `start` right after must not find a daemon on its way out and count on it
+  for _ in $(seq 120); do [ -z "$(running)" ] && return 0; sleep 0.25; done
+  echo "slurm.sh: still running after 30 s: $(running)" >&2
+  return 1
+}
+
+running() {  # the daemons this script starts that are still alive, by name
+  for daemon in slurmd slurmctld slurmdbd mariadbd mysqld munged; do pgrep -x "$daemon" >/dev/null && echo -n "$daemon "; done
+  return 0
 }
 
 status() {
