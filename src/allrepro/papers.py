@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from importlib import resources
 
-import yaml
+from allrepro.params import read_yaml
 
 
 def paper_values() -> dict:
-    return yaml.safe_load(resources.files("allrepro").joinpath("paper_values.yaml").read_text())
+    return read_yaml(resources.files("allrepro").joinpath("paper_values.yaml").read_text())

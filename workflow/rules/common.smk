@@ -3,13 +3,13 @@
 import json
 import os
 
-import yaml
 from snakemake.exceptions import WorkflowError
 
 from allrepro import layout, pipeline
 from allrepro.params import (
     ParamsError,
     from_snakemake,
+    read_yaml,
     selected_experiments,
     validate as validate_params,
 )
@@ -45,7 +45,7 @@ def _flatten(node, prefix=""):
 def _overrides():
     """KEY=VALUE for every value --config/--configfile changed, so the stage commands see them too."""
     with open("params.yaml") as fh:
-        base = dict(_flatten(yaml.safe_load(fh)))
+        base = dict(_flatten(read_yaml(fh.read())))
     return [
         f"{k}={json.dumps(v)}"
         for k, v in _flatten(config)
