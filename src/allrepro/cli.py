@@ -78,7 +78,7 @@ def _bundle_args(sub: argparse.ArgumentParser, name: str) -> None:
         sub.add_argument("--out", help="write here (.csv or .json) instead of standard output")
         sub.add_argument("--format", choices=["csv", "json"], help="default: from --out's suffix, else csv")
     else:
-        from allrepro.serve import LIMITS
+        from allrepro.limits import LIMITS
 
         sub.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
         sub.add_argument("--port", type=int, default=8000)

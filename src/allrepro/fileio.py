@@ -8,8 +8,10 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # a DataFrame comes from the caller: importing pandas here would cost every command 0.2 s
+    import pandas as pd
 
 
 @contextlib.contextmanager

@@ -18,12 +18,12 @@ import cv2
 import numpy as np
 
 from allrepro.images import prepare
+from allrepro.limits import MAX_PIXELS
 from allrepro.params import UserError
 
 NO_CONFIDENT = "no confident prediction"
 # Types recognised by their first bytes, never by the file name
 MAGIC = {b"\xff\xd8\xff": "jpeg", b"\x89PNG\r\n\x1a\n": "png", b"BM": "bmp", b"II*\x00": "tiff", b"MM\x00*": "tiff"}
-MAX_PIXELS = 40_000_000  # decompression bombs: a 20 kB PNG can claim 50,000 x 50,000 pixels
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 
 

@@ -371,7 +371,8 @@ def stage(cfg: dict, inputs: dict, outputs: dict, exp: str) -> None:
                   "n_examples": cfg["report"].get("n_segmentation_examples", 4)}
     with atomic_path(outputs["notebook"]) as nb_tmp:
         papermill.execute_notebook(TEMPLATE, str(nb_tmp), parameters=parameters, kernel_name="python3",
-                                   cwd=".", progress_bar=False)
+                                   cwd=".", progress_bar=False,
+                                   request_save_on_cell_execute=False)  # written once: a temporary file anyway
         exporter = HTMLExporter(exclude_input=True, exclude_output_prompt=True, exclude_input_prompt=True)
         body, _ = exporter.from_notebook_node(nbformat.read(nb_tmp, as_version=4))
         with atomic_path(outputs["html"]) as html_tmp:

@@ -27,17 +27,10 @@ import cv2
 import numpy as np
 
 from allrepro import gradcam, model_card
-from allrepro.predict import (MAX_PIXELS, BadImage, Bundle, decode, domain_warnings, image_size, load_bundle,
+from allrepro.limits import LIMITS
+from allrepro.predict import (BadImage, Bundle, decode, domain_warnings, image_size, load_bundle,
                               model_inputs, score_prepared, sniff)
 
-LIMITS = {  # option name -> (default, help)
-    "max_file_mb": (10.0, "largest accepted image, MiB"),
-    "max_files": (32, "images per request"),
-    "max_pixels": (MAX_PIXELS, "width x height per image, read from the header before decoding"),
-    "max_queue": (4, "requests being scored at once (counted once their upload is read); more are answered 503"),
-    "max_request_pixels": (64_000_000, "pixels per request, all its images together"),
-    "max_connections": (64, "open connections at once; more are answered 503 before anything is read"),
-}
 DISPLAY = 224  # pixels: the size images, masks and Grad-CAM overlays are shown at
 
 
