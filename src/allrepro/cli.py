@@ -5,6 +5,7 @@ Every subcommand validates params.yaml (with any --set overrides) before doing a
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import re
@@ -242,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     except P.UserError as exc:  # bad params or data source: the message names the key or file
         print(f"allrepro {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if command_line:  # the process ends now: its last garbage collections need not walk every object
+            gc.freeze()   # TensorFlow's modules made (about 1 s of CPU per job, at exit); files still close, atexit runs
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from imblearn.over_sampling import RandomOverSampler
 
 from allrepro import layout
 from allrepro.fileio import write_csv
@@ -81,6 +80,8 @@ def split_groups(subjects: pd.Series, near_cluster: np.ndarray, by_subject: bool
 
 def oversample(train: pd.DataFrame, seed: int) -> pd.DataFrame:
     """Random oversampling to the majority class count; `copy` counts the repeats of a row."""
+    from imblearn.over_sampling import RandomOverSampler  # here: it imports scikit-learn and SciPy (1.1 s)
+
     sampler = RandomOverSampler(random_state=seed)
     index, _ = sampler.fit_resample(np.arange(len(train)).reshape(-1, 1), train["class"].to_numpy())
     out = train.iloc[index.ravel()].copy()
