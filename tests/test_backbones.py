@@ -43,8 +43,8 @@ def test_model_trains_one_epoch_and_predicts(name):
     if name in IDREES_TABLE4:
         assert model.count_params() == IDREES_TABLE4[name]
     x, y = images(8, spec["input_size"])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", run_eagerly=True)  # tracing a 700-layer graph costs more than 2 steps
-    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", run_eagerly=True)  # tracing a 700-layer graph costs more than a step
+    history = model.fit(x, y, batch_size=8, epochs=1, verbose=0)  # one step: what a step needs, once
     assert np.isfinite(history.history["loss"][0])
     proba = model.predict(x, verbose=0)
     assert proba.shape == (8, 4) and np.allclose(proba.sum(axis=1), 1, atol=1e-3)

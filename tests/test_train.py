@@ -32,12 +32,6 @@ def prepared(tmp_path_factory) -> tuple[Path, dict]:
     return project, env
 
 
-def train_and_evaluate(project: Path, env: dict) -> dict:
-    run(["allrepro", "train", "--experiment", "idrees", "--model", "quick_cnn"], project, env)
-    run(["allrepro", "evaluate", "--experiment", "idrees", "--model", "quick_cnn"], project, env)
-    return json.loads((project / "reports/idrees/quick_cnn/metrics.json").read_text())
-
-
 def weights_digest(project: Path) -> str:
     import keras
     from allrepro.models import layers  # noqa: F401
@@ -52,20 +46,6 @@ def test_cache_arrays_match_manifests(prepared):
         x = np.load(project / f"data/processed/idrees/cache/32/{part}.npy")
         assert x.dtype == np.uint8 and x.shape[1:] == (32, 32, 3)
         assert len(x) == len(pd.read_csv(project / f"data/processed/idrees/split/{part}.csv"))
-
-
-def test_train_predict_and_cpu_determinism(prepared):
-    project, env = prepared
-    first = train_and_evaluate(project, env)
-    digest = weights_digest(project)
-    predictions = pd.read_csv(project / "reports/idrees/quick_cnn/predictions_test.csv")
-    assert list(predictions.columns[:3]) == ["path", "true", "pred"]
-    assert np.allclose(predictions.filter(like="p_").sum(axis=1), 1, atol=1e-4)
-    second = train_and_evaluate(project, env)
-    assert weights_digest(project) == digest
-    assert first == second
-    history = pd.read_csv(project / "models/idrees/quick_cnn/history.csv")
-    assert history["epoch"].tolist() == [1, 2] and "val_accuracy" in history
 
 
 def test_quick_model_trains_under_jax_and_a_second_training_compiles_nothing_with_the_persistent_cache(
@@ -100,23 +80,32 @@ def test_quick_model_trains_under_jax_and_a_second_training_compiles_nothing_wit
     assert metrics["n"] == 8 and 0 <= metrics["accuracy"] <= 1
 
 
-def test_killed_training_resumes_to_the_uninterrupted_weights(prepared):
-    """kill -9 after epoch 1 (phase 1); the resumed job killed again after epoch 4 (phase 2, with early stopping and
-    LR-on-plateau counters in play); resumed once more: the same epochs, history and weights as the run never
-    interrupted."""
+def test_training_is_deterministic_across_processes_and_a_killed_run_resumes_to_the_same_weights(prepared):
+    """Train and evaluate once (two phases, with early stopping and LR-on-plateau counters in play). Then the same job
+    is killed with SIGKILL after epoch 1 (phase 1), resumed and killed again after epoch 4 (phase 2), and resumed to
+    the end: every epoch ran again, in other processes. The history, the weights and the evaluation are the same,
+    bit for bit. That is CPU determinism across processes, and a resume that changes nothing."""
     project, env = prepared
     phases = ("models.quick_cnn.phases=[{epochs: 2, optimizer: adam, learning_rate: 0.001},"
               " {epochs: 3, optimizer: adam, learning_rate: 0.0005, early_stopping: 2, reduce_lr_patience: 1}]")
     cmd = ["allrepro", "train", "--experiment", "idrees", "--model", "quick_cnn", "--set", phases]
+    evaluate = ["allrepro", "evaluate", "--experiment", "idrees", "--model", "quick_cnn", "--set", phases]
     out = project / "models/idrees/quick_cnn"
     outputs = ("model.keras", "history.csv", "labels.json")
 
     def history():
         return pd.read_csv(out / "history.csv").drop(columns=["train_seconds", "images_per_s"])
 
+    def evaluation():
+        run(evaluate, project, env)
+        return json.loads((project / "reports/idrees/quick_cnn/metrics.json").read_text())
+
     run(cmd, project, env)
-    uninterrupted, expected = weights_digest(project), history()
-    assert expected["phase"].tolist()[:2] == [1, 1] and len(expected) >= 3
+    uninterrupted, expected, metrics = weights_digest(project), history(), evaluation()
+    assert expected["phase"].tolist()[:2] == [1, 1] and len(expected) >= 3 and "val_accuracy" in expected
+    predictions = pd.read_csv(project / "reports/idrees/quick_cnn/predictions_test.csv")
+    assert list(predictions.columns[:3]) == ["path", "true", "pred"]
+    assert np.allclose(predictions.filter(like="p_").sum(axis=1), 1, atol=1e-4)
     for name in outputs:
         (out / name).unlink()
     for kill_at in (1, 4):  # the second job resumes after epoch 1, then is killed in its turn
@@ -134,6 +123,7 @@ def test_killed_training_resumes_to_the_uninterrupted_weights(prepared):
     pd.testing.assert_frame_equal(history(), expected)
     assert weights_digest(project) == uninterrupted, "killed after epochs 1 and 4"
     assert not (out / ".work").exists()
+    assert evaluation() == metrics
 
 
 def test_run_eagerly_auto_only_for_a_handful_of_steps_on_a_cpu():
