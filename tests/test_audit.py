@@ -219,6 +219,7 @@ def test_segmentation_agreement_on_generated_references(tmp_path, monkeypatch):
 
 
 @pytest.mark.realdata
+@pytest.mark.xdist_group("real")  # on one worker: the real data acquired and segmented once (real_project)
 def test_real_dataset_duplicates_and_idrees_leakage(real_project, real_zip):
     env = project_env(real_zip)
     run(["allrepro", "duplicates", "--dataset", "mehradaria"], real_project, env)

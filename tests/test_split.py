@@ -22,6 +22,7 @@ def counts(df: pd.DataFrame) -> list[int]:
 
 
 @pytest.mark.realdata
+@pytest.mark.xdist_group("real")  # on one worker: the real data acquired and segmented once (real_project)
 def test_idrees_table2_and_patel_counts_on_real_data(real_project):
     run(["allrepro", "split", "--experiment", "idrees"], real_project)
     run(["allrepro", "split", "--experiment", "patel"], real_project)
