@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import json
 import os
 import re
 import sys
@@ -228,6 +229,31 @@ def _filter_stderr() -> None:
     atexit.register(restore)
 
 
+def keras_backend() -> str:
+    """The backend Keras will start, read as Keras reads it (keras/src/backend/config.py), without importing it:
+    KERAS_BACKEND, else "backend" in $KERAS_HOME/keras.json (~/.keras, or /tmp/.keras where home is not
+    writable), else TensorFlow."""
+    if "KERAS_BACKEND" in os.environ:
+        return os.environ["KERAS_BACKEND"]
+    home = os.path.expanduser("~")
+    folder = os.environ.get("KERAS_HOME") or os.path.join(home if os.access(home, os.W_OK) else "/tmp", ".keras")
+    try:
+        with open(os.path.join(folder, "keras.json")) as f:
+            return json.load(f).get("backend", "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def _no_jax_under_tensorflow() -> None:
+    """TensorFlow's import also imports JAX whenever JAX is installed (tensorflow/lite/python/util.py tries it for
+    TFLite's JAX converter, which allrepro never calls): 0.8 s of every TensorFlow job's start (`import keras`
+    5.7 s -> 4.8 s, benchmarks/startup.py). Under the TensorFlow backend the command marks JAX absent
+    (`sys.modules["jax"] = None`, Python's way to refuse an import), so TFLite's optional import fails at once.
+    allrepro imports JAX only under the JAX backend, where nothing is refused."""
+    if keras_backend() == "tensorflow":
+        sys.modules.setdefault("jax", None)
+
+
 def main(argv: list[str] | None = None) -> int:
     command_line, argv = argv is None, sys.argv[1:] if argv is None else argv
     # TensorFlow's start-up chatter (CUDA probing on a machine without a GPU, oneDNN notes) stays out of the
@@ -237,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
     if command_line and not verbose:
         _filter_stderr()
+    if command_line:
+        _no_jax_under_tensorflow()
     args = parser().parse_args(argv)
     try:
         return run(args)
