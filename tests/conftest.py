@@ -95,7 +95,7 @@ def _xdist_group_is_kept(request):
 # chain (group "tiny-b", on a copy of that run, which is built by then: it never waits), then the rest. Seconds per
 # module on a 2-core machine (AVX-512), measured with --durations; a new module with no figure runs last.
 SCHEDULE = {"tiny": 10_000, "test_train.py": 120, "tiny-b": 100, "test_backbones.py": 60, "test_datasets.py": 40,
-            "test_determinism.py": 31, "real": 25, "test_slurm.py": 20, "test_audit.py": 17, "test_cli.py": 15,
+            "real": 38, "test_slurm.py": 20, "test_audit.py": 17, "test_cli.py": 15,
             "test_split.py": 15, "test_quality.py": 11, "test_params.py": 10}
 
 
