@@ -452,18 +452,20 @@ def test_the_exported_models_load_with_plain_keras_where_allrepro_is_not_install
     site = next(venv.glob("lib/python3*/site-packages"))
     # the packages only: a directory on sys.path, not a site dir, so allrepro's editable-install hook never runs
     (site / "packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    for exp, model in (("idrees", "quick_cnn"), ("patel", "quick_cnn_b")):
+    pairs = (("idrees", "quick_cnn"), ("patel", "quick_cnn_b"))
+    code = "import importlib.util, sys, numpy as np, keras\n" \
+           "assert importlib.util.find_spec('allrepro') is None, 'allrepro is importable'\n"
+    for exp, model in pairs:  # both bundles in one process: one start of Keras
         spec = json.loads((project / f"bundles/{exp}/bundle.json").read_text())
         member = next(m for m in spec["members"] if m["name"] == model)
         cache = project / f"data/processed/{exp}/cache/{member['input_size']}/test.npy"
+        code += (f"m = keras.saving.load_model({str(project / 'bundles' / exp / member['plain_file'])!r})\n"
+                 f"np.save({str(tmp_path / f'{exp}.npy')!r}, m.predict(np.load({str(cache)!r}), verbose=0))\n")
+    proc = subprocess.run([str(venv / "bin/python"), "-c", code], capture_output=True, text=True,
+                          env={k: v for k, v in env.items() if k != "PYTHONPATH"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for exp, model in pairs:
         out = tmp_path / f"{exp}.npy"
-        code = ("import importlib.util, sys, numpy as np, keras\n"
-                "assert importlib.util.find_spec('allrepro') is None, 'allrepro is importable'\n"
-                f"m = keras.saving.load_model({str(project / 'bundles' / exp / member['plain_file'])!r})\n"
-                f"np.save({str(out)!r}, m.predict(np.load({str(cache)!r}), verbose=0))\n")
-        proc = subprocess.run([str(venv / "bin/python"), "-c", code], capture_output=True, text=True,
-                              env={k: v for k, v in env.items() if k != "PYTHONPATH"})
-        assert proc.returncode == 0, proc.stderr[-3000:]
         ref = pd.read_csv(project / f"reports/{exp}/{model}/predictions_test.csv")
         columns = [c for c in ref if c.startswith("p_")]
         import numpy as np
