@@ -37,14 +37,21 @@ def leakage(split: dict[str, pd.DataFrame], table: pd.DataFrame, source_of: dict
     return out
 
 
+def _subjects(part: pd.DataFrame) -> pd.Series:
+    """The manifest's `group` column as text, "" where there is none (a column read back all empty is float NaN)."""
+    if "group" not in part:
+        return pd.Series("", index=part.index, dtype=object)
+    return part["group"].astype("string").fillna("").astype(object)
+
+
 def subject_leakage(train: pd.DataFrame, part: pd.DataFrame) -> dict:
     """Images of a held-out part whose subject (the manifest's `group`: a C-NMC patient) also has images in the
     training part — per class, with their share — and how many of the part's subjects those are. A dataset
     without subject ids (empty groups) gets `subjects: None`: nothing can be said."""
-    groups = part["group"].fillna("").astype(str) if "group" in part else pd.Series("", index=part.index)
+    groups = _subjects(part)
     if not (groups != "").any():
         return {"subjects": None}
-    seen = set(train["group"].fillna("").astype(str)) - {""}
+    seen = set(_subjects(train)) - {""}
     shared = groups.isin(seen) & (groups != "")
     unique = part.drop_duplicates("id") if "id" in part else part
     keep = shared.loc[unique.index]
