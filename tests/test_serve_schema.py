@@ -6,6 +6,7 @@ from __future__ import annotations
 import pathlib
 import tempfile
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
@@ -14,10 +15,17 @@ from allrepro.serve import create_app
 from allrepro.webguard import allowed_hosts
 from test_predict import ENSEMBLE, toy_bundle
 
-APP = create_app(predict.load_bundle(toy_bundle(pathlib.Path(tempfile.mkdtemp(prefix="schema-")) / "b",
-                                                {**ENSEMBLE, "gamma": 0.0})),
-                 {"max_file_mb": 0.25, "max_files": 3}, hosts=allowed_hosts("127.0.0.1", ["testserver"]))
-schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+
+@pytest.fixture(scope="module")
+def api_schema():
+    """The app on a toy bundle and its schema, made when the test runs (not when pytest collects, on every worker)."""
+    app = create_app(predict.load_bundle(toy_bundle(pathlib.Path(tempfile.mkdtemp(prefix="schema-")) / "b",
+                                                    {**ENSEMBLE, "gamma": 0.0})),
+                     {"max_file_mb": 0.25, "max_files": 3}, hosts=allowed_hosts("127.0.0.1", ["testserver"]))
+    return schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
