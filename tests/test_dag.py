@@ -406,6 +406,8 @@ def test_predict_gives_the_evaluate_stage_probabilities(tiny):
     ours = predicted(project, env, "idrees", list(source[test["path"]]))
     ref = pd.read_csv(project / "reports/idrees/quick_cnn/predictions_test.csv")
     columns = [c for c in ref if c.startswith("p_")]
+    assert list(ref.columns[:3]) == ["path", "true", "pred"] and len(columns) == 4  # the evaluate stage's table
+    assert abs(ref[columns].sum(axis=1) - 1).max() <= 1e-4
     assert len(ours) == len(ref) > 0 and not ours["error"].notna().any()
     assert abs(ours[columns].to_numpy() - ref[columns].to_numpy()).max() <= 1e-6 + 1e-12
 

@@ -81,16 +81,15 @@ def test_quick_model_trains_under_jax_and_a_second_training_compiles_nothing_wit
 
 
 def test_training_is_deterministic_across_processes_and_a_killed_run_resumes_to_the_same_weights(prepared):
-    """Train and evaluate once (two phases, with early stopping and LR-on-plateau counters in play). Then the same job
+    """Train once (two phases, with early stopping and LR-on-plateau counters in play). Then the same job
     is killed with SIGKILL after epoch 1 (phase 1), resumed and killed again after epoch 4 (phase 2), and resumed to
     the end: every epoch ran again, in other processes. The history and the weights are the same, bit for bit (so is
-    everything evaluate computes from them: it reads nothing else of the training). That is CPU determinism across
-    processes, and a resume that changes nothing."""
+    everything evaluate computes from them: it reads nothing else of the training; the tiny project's run evaluates
+    for real). That is CPU determinism across processes, and a resume that changes nothing."""
     project, env = prepared
     phases = ("models.quick_cnn.phases=[{epochs: 2, optimizer: adam, learning_rate: 0.001},"
               " {epochs: 3, optimizer: adam, learning_rate: 0.0005, early_stopping: 2, reduce_lr_patience: 1}]")
     cmd = ["allrepro", "train", "--experiment", "idrees", "--model", "quick_cnn", "--set", phases]
-    evaluate = ["allrepro", "evaluate", "--experiment", "idrees", "--model", "quick_cnn", "--set", phases]
     out = project / "models/idrees/quick_cnn"
     outputs = ("model.keras", "history.csv", "labels.json")
 
@@ -99,11 +98,7 @@ def test_training_is_deterministic_across_processes_and_a_killed_run_resumes_to_
 
     run(cmd, project, env)
     uninterrupted, expected = weights_digest(project), history()
-    run(evaluate, project, env)  # the trained model as the next stage reads it
     assert expected["phase"].tolist()[:2] == [1, 1] and len(expected) >= 3 and "val_accuracy" in expected
-    predictions = pd.read_csv(project / "reports/idrees/quick_cnn/predictions_test.csv")
-    assert list(predictions.columns[:3]) == ["path", "true", "pred"]
-    assert np.allclose(predictions.filter(like="p_").sum(axis=1), 1, atol=1e-4)
     for name in outputs:
         (out / name).unlink()
     for kill_at in (1, 4):  # the second job resumes after epoch 1, then is killed in its turn
